@@ -1,0 +1,439 @@
+//! Byte-pair encoding and decoding with tiktoken's semantics.
+//!
+//! Text is split into pieces by the encoding's pre-tokenizer. A piece that is
+//! itself a token is emitted directly (this is also what Hugging Face calls
+//! `ignore_merges`). Otherwise the piece starts as single bytes and the
+//! adjacent pair whose concatenation has the lowest rank is merged, leftmost
+//! first on ties, until no adjacent pair is a token.
+//!
+//! Two implementations give identical output: a scan over a small vector for
+//! short pieces (cache friendly, O(n·m) for n bytes and m merges) and a
+//! binary heap over a linked list for long pieces (O(n log n)), so no input
+//! is quadratic.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::error::{Error, Result};
+use crate::pretokenize::PreTokenizer;
+use crate::special::{SpecialPolicy, SpecialTokens};
+use crate::vocab::Vocab;
+use crate::Rank;
+
+/// Pieces of at least this many bytes use the heap merge.
+pub const LARGE_PIECE: usize = 128;
+
+const NO_RANK: Rank = Rank::MAX;
+
+/// A complete encoder: vocabulary, special tokens and pre-tokenizer.
+#[derive(Debug, Clone)]
+pub struct CoreBpe {
+    vocab: Vocab,
+    specials: SpecialTokens,
+    pretokenizer: PreTokenizer,
+    max_token_len: usize,
+}
+
+impl CoreBpe {
+    /// Assemble an encoder.
+    ///
+    /// # Errors
+    /// [`Error::InvalidVocab`] if a special token's id is also a mergeable
+    /// rank.
+    pub fn new(vocab: Vocab, specials: SpecialTokens, pretokenizer: PreTokenizer) -> Result<Self> {
+        for (name, rank) in specials.iter() {
+            if vocab.token_bytes(rank).is_some() {
+                return Err(Error::InvalidVocab(format!(
+                    "special token {name:?} has id {rank}, which is also a mergeable rank"
+                )));
+            }
+        }
+        let max_token_len = vocab.iter().map(|(b, _)| b.len()).max().unwrap_or(1);
+        Ok(Self {
+            vocab,
+            specials,
+            pretokenizer,
+            max_token_len,
+        })
+    }
+
+    /// The mergeable vocabulary.
+    #[must_use]
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// The special-token table.
+    #[must_use]
+    pub fn specials(&self) -> &SpecialTokens {
+        &self.specials
+    }
+
+    /// The pre-tokenizer.
+    #[must_use]
+    pub fn pretokenizer(&self) -> &PreTokenizer {
+        &self.pretokenizer
+    }
+
+    /// Rank of the concatenation `piece[a..b]`, if it is a token.
+    #[inline]
+    fn span_rank(&self, piece: &[u8], a: usize, b: usize) -> Rank {
+        if b - a > self.max_token_len {
+            return NO_RANK;
+        }
+        self.vocab.rank(&piece[a..b]).unwrap_or(NO_RANK)
+    }
+
+    /// BPE of one piece (no pre-tokenization), appended to `out`.
+    pub fn encode_piece_into(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        match piece.len() {
+            0 => {}
+            1 => out.push(self.vocab.byte_rank(piece[0])),
+            _ => {
+                if let Some(r) = self.vocab.rank(piece) {
+                    out.push(r);
+                } else if piece.len() < LARGE_PIECE {
+                    self.merge_by_scan(piece, out);
+                } else {
+                    self.merge_by_heap(piece, out);
+                }
+            }
+        }
+    }
+
+    /// BPE of one piece as a new vector.
+    #[must_use]
+    pub fn encode_piece(&self, piece: &[u8]) -> Vec<Rank> {
+        let mut out = Vec::new();
+        self.encode_piece_into(piece, &mut out);
+        out
+    }
+
+    /// Vector-scan merge for short pieces.
+    ///
+    /// `starts[i]` is where part `i` begins (`starts[n]` = end), `ranks[i]`
+    /// the rank of part `i`, `pair[i]` the rank of parts `i` and `i+1`
+    /// joined (`NO_RANK` if that is not a token).
+    pub fn merge_by_scan(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        let n = piece.len();
+        let mut starts: Vec<usize> = (0..=n).collect();
+        let mut ranks: Vec<Rank> = piece.iter().map(|&b| self.vocab.byte_rank(b)).collect();
+        let mut pair: Vec<Rank> = (0..n)
+            .map(|i| {
+                if i + 2 <= n {
+                    self.span_rank(piece, i, i + 2)
+                } else {
+                    NO_RANK
+                }
+            })
+            .collect();
+        loop {
+            let mut best = NO_RANK;
+            let mut at = usize::MAX;
+            for (i, &r) in pair.iter().enumerate() {
+                if r < best {
+                    best = r;
+                    at = i;
+                }
+            }
+            if best == NO_RANK {
+                break;
+            }
+            // Merge part `at` with part `at + 1`.
+            ranks[at] = best;
+            ranks.remove(at + 1);
+            starts.remove(at + 1);
+            pair.remove(at + 1);
+            let m = ranks.len();
+            pair[at] = if at + 1 < m {
+                self.span_rank(piece, starts[at], starts[at + 2])
+            } else {
+                NO_RANK
+            };
+            if at > 0 {
+                pair[at - 1] = self.span_rank(piece, starts[at - 1], starts[at + 1]);
+            }
+        }
+        out.extend_from_slice(&ranks);
+    }
+
+    /// Heap merge for long pieces: same result as [`Self::merge_by_scan`].
+    ///
+    /// Parts form a doubly linked list indexed by their first byte. The heap
+    /// holds `(pair rank, left start)`; an entry is stale when its left part
+    /// is gone or the rank of its pair changed, and is skipped when popped.
+    pub fn merge_by_heap(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        let n = piece.len();
+        const NONE: usize = usize::MAX;
+        // next[i]: start of the part after the part starting at i (n at the
+        // end); prev[i]: start of the part before (NONE at the beginning).
+        let mut next: Vec<usize> = (1..=n).collect();
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        let mut alive = vec![true; n];
+        let mut rank: Vec<Rank> = piece.iter().map(|&b| self.vocab.byte_rank(b)).collect();
+        let mut pair = vec![NO_RANK; n];
+        let mut heap: BinaryHeap<Reverse<(Rank, usize)>> = BinaryHeap::with_capacity(n);
+        for i in 0..n - 1 {
+            let r = self.span_rank(piece, i, i + 2);
+            pair[i] = r;
+            if r != NO_RANK {
+                heap.push(Reverse((r, i)));
+            }
+        }
+        while let Some(Reverse((r, i))) = heap.pop() {
+            if !alive[i] || pair[i] != r {
+                continue;
+            }
+            // Merge part i with the part j that follows it.
+            let j = next[i];
+            alive[j] = false;
+            rank[i] = r;
+            let k = next[j];
+            next[i] = k;
+            if k < n {
+                prev[k] = i;
+                let nr = self.span_rank(piece, i, next[k]);
+                pair[i] = nr;
+                if nr != NO_RANK {
+                    heap.push(Reverse((nr, i)));
+                }
+            } else {
+                pair[i] = NO_RANK;
+            }
+            let p = prev[i];
+            if p != NONE {
+                let nr = self.span_rank(piece, p, k);
+                pair[p] = nr;
+                if nr != NO_RANK {
+                    heap.push(Reverse((nr, p)));
+                }
+            }
+        }
+        let mut i = 0;
+        while i < n {
+            out.push(rank[i]);
+            i = next[i];
+        }
+    }
+
+    /// Encode text with no special-token handling (every special token
+    /// string is ordinary text), appending to `out`.
+    ///
+    /// # Errors
+    /// Only if the general regex engine gives up ([`Error::RegexRuntime`]).
+    pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) -> Result<()> {
+        self.pretokenizer
+            .split(text, |piece| self.encode_piece_into(piece.as_bytes(), out))
+    }
+
+    /// Encode text with no special-token handling.
+    ///
+    /// # Errors
+    /// As [`Self::encode_ordinary_into`].
+    pub fn encode_ordinary(&self, text: &str) -> Result<Vec<Rank>> {
+        let mut out = Vec::with_capacity(text.len() / 3 + 1);
+        self.encode_ordinary_into(text, &mut out)?;
+        Ok(out)
+    }
+
+    /// Encode text under a special-token policy (tiktoken's `encode`).
+    ///
+    /// # Errors
+    /// [`Error::DisallowedSpecial`] if the text contains a disallowed
+    /// special token; regex failures as [`Self::encode_ordinary`].
+    pub fn encode(&self, text: &str, policy: &SpecialPolicy) -> Result<Vec<Rank>> {
+        self.specials.check_disallowed(text, policy)?;
+        let found = self.specials.find_allowed(text, policy);
+        let mut out = Vec::with_capacity(text.len() / 3 + 1);
+        let mut pos = 0;
+        for (start, end, id) in found {
+            self.encode_ordinary_into(&text[pos..start], &mut out)?;
+            out.push(id);
+            pos = end;
+        }
+        self.encode_ordinary_into(&text[pos..], &mut out)?;
+        Ok(out)
+    }
+
+    /// Number of tokens `encode` would return.
+    ///
+    /// # Errors
+    /// As [`Self::encode`].
+    pub fn count(&self, text: &str, policy: &SpecialPolicy) -> Result<usize> {
+        self.encode(text, policy).map(|v| v.len())
+    }
+
+    /// Encode arbitrary bytes. Maximal runs of valid UTF-8 are pre-tokenized
+    /// as text; each maximal run of bytes that are not valid UTF-8 is one
+    /// piece. For valid UTF-8 this equals [`Self::encode_ordinary`].
+    ///
+    /// # Errors
+    /// As [`Self::encode_ordinary`].
+    pub fn encode_bytes(&self, bytes: &[u8]) -> Result<Vec<Rank>> {
+        let mut out = Vec::with_capacity(bytes.len() / 3 + 1);
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match std::str::from_utf8(rest) {
+                Ok(text) => {
+                    self.encode_ordinary_into(text, &mut out)?;
+                    break;
+                }
+                Err(e) => {
+                    let (valid, tail) = rest.split_at(e.valid_up_to());
+                    // SAFETY-free: `valid` is valid UTF-8 by construction.
+                    let text = std::str::from_utf8(valid).unwrap_or_default();
+                    self.encode_ordinary_into(text, &mut out)?;
+                    // Length of the invalid run: keep consuming invalid
+                    // sequences until valid UTF-8 starts again.
+                    let mut bad = 0;
+                    let mut t = tail;
+                    loop {
+                        match std::str::from_utf8(t) {
+                            Ok(_) => break,
+                            Err(e2) if e2.valid_up_to() == 0 => {
+                                let step = e2.error_len().unwrap_or(t.len());
+                                bad += step;
+                                t = &t[step..];
+                                if t.is_empty() {
+                                    break;
+                                }
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.encode_piece_into(&tail[..bad], &mut out);
+                    rest = &tail[bad..];
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The rank of a byte string that is exactly one token (mergeable or
+    /// special).
+    ///
+    /// # Errors
+    /// [`Error::NotAToken`] otherwise.
+    pub fn encode_single_token(&self, bytes: &[u8]) -> Result<Rank> {
+        if let Some(r) = self.vocab.rank(bytes) {
+            return Ok(r);
+        }
+        if let Some(r) = std::str::from_utf8(bytes).ok().and_then(|s| self.specials.rank(s)) {
+            return Ok(r);
+        }
+        Err(Error::NotAToken(bytes.to_vec()))
+    }
+
+    /// Bytes of one token (mergeable or special).
+    ///
+    /// # Errors
+    /// [`Error::UnknownTokenId`].
+    pub fn token_bytes(&self, rank: Rank) -> Result<&[u8]> {
+        self.vocab
+            .token_bytes(rank)
+            .or_else(|| self.specials.name(rank).map(str::as_bytes))
+            .ok_or(Error::UnknownTokenId(rank))
+    }
+
+    /// Concatenated bytes of `tokens`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTokenId`] for the first id that is not a token.
+    pub fn decode_bytes(&self, tokens: &[Rank]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(tokens.len() * 4);
+        for &t in tokens {
+            out.extend_from_slice(self.token_bytes(t)?);
+        }
+        Ok(out)
+    }
+
+    /// Concatenated bytes and, for each token, the character offset in the
+    /// decoded text where it starts (tiktoken's `decode_with_offsets`: a
+    /// token that begins inside a character gets that character's offset).
+    ///
+    /// # Errors
+    /// As [`Self::decode_bytes`].
+    pub fn decode_with_offsets(&self, tokens: &[Rank]) -> Result<(Vec<u8>, Vec<usize>)> {
+        let mut out = Vec::with_capacity(tokens.len() * 4);
+        let mut offsets = Vec::with_capacity(tokens.len());
+        let mut chars = 0usize;
+        for &t in tokens {
+            let b = self.token_bytes(t)?;
+            let starts_inside = b.first().is_some_and(|&c| (0x80..0xC0).contains(&c));
+            offsets.push(chars.saturating_sub(usize::from(starts_inside)));
+            chars += b.iter().filter(|&&c| !(0x80..0xC0).contains(&c)).count();
+            out.extend_from_slice(b);
+        }
+        Ok((out, offsets))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy() -> CoreBpe {
+        let mut pairs: Vec<(Vec<u8>, Rank)> = (0..=255u8).map(|b| (vec![b], Rank::from(b))).collect();
+        for (i, t) in ["ab", "bc", "abc", "aa", "aaaa", "cd"].iter().enumerate() {
+            pairs.push((t.as_bytes().to_vec(), 256 + i as Rank));
+        }
+        CoreBpe::new(
+            Vocab::new(pairs).unwrap(),
+            SpecialTokens::new(vec![("<|end|>".into(), 1000)]).unwrap(),
+            PreTokenizer::new(r"\S+|\s+").unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn scan_and_heap_agree() {
+        let bpe = toy();
+        let mut seed = 12345u64;
+        for len in 2..300 {
+            let piece: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    b"abcd"[(seed >> 33) as usize % 4]
+                })
+                .collect();
+            let mut a = Vec::new();
+            let mut b = Vec::new();
+            bpe.merge_by_scan(&piece, &mut a);
+            bpe.merge_by_heap(&piece, &mut b);
+            assert_eq!(a, b, "piece {:?}", String::from_utf8_lossy(&piece));
+            assert_eq!(bpe.decode_bytes(&a).unwrap(), piece);
+        }
+    }
+
+    #[test]
+    fn merges_lowest_rank_first() {
+        let bpe = toy();
+        // "abc": ab (256) beats bc (257); then ab+c = abc (258).
+        assert_eq!(bpe.encode_piece(b"abc"), vec![258]);
+        // "aaaaa": aa,aa then aaaa + a.
+        assert_eq!(bpe.encode_piece(b"aaaaa"), vec![260, 97]);
+        assert_eq!(bpe.encode_piece(b""), Vec::<Rank>::new());
+    }
+
+    #[test]
+    fn specials_policy() {
+        let bpe = toy();
+        let err = bpe.encode("x<|end|>", &SpecialPolicy::default()).unwrap_err();
+        assert!(matches!(err, Error::DisallowedSpecial { .. }));
+        let all = SpecialPolicy {
+            allowed: crate::special::Selection::All,
+            disallowed: crate::special::Selection::All,
+        };
+        assert_eq!(bpe.encode("x<|end|>", &all).unwrap(), vec![120, 1000]);
+        assert_eq!(bpe.decode_bytes(&[120, 1000]).unwrap(), b"x<|end|>");
+        assert!(matches!(bpe.decode_bytes(&[999]), Err(Error::UnknownTokenId(999))));
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        let bpe = toy();
+        let data = b"ab\xff\xfecd abc \xe4\xb8";
+        let ids = bpe.encode_bytes(data).unwrap();
+        assert_eq!(bpe.decode_bytes(&ids).unwrap(), data);
+    }
+}

@@ -1,0 +1,26 @@
+//! # tokenbytes-core
+//!
+//! Pure-Rust core of `tokenbytes` (no Python dependency):
+//!
+//! * [`vocab`]: token tables (rank ↔ bytes), `.tiktoken` rank-file parsing with
+//!   validation, special tokens.
+//! * [`pretokenize`]: splitting text into pieces with an encoding's pattern,
+//!   hand-written fast splitters for the known OpenAI patterns and a general
+//!   regex fallback with identical semantics.
+//! * [`bpe`]: the byte-pair encoder and decoder ([`bpe::CoreBpe`]).
+//! * [`parallel`]: the owned thread pool used by batch calls.
+//!
+//! Token ids are [`Rank`]s (`u32`), as in tiktoken: a lower rank merges first.
+
+pub mod bpe;
+pub mod error;
+pub mod parallel;
+pub mod pretokenize;
+pub mod special;
+pub mod vocab;
+
+pub use bpe::CoreBpe;
+pub use error::{Error, Result};
+
+/// A token id; for mergeable tokens, the merge priority (lower merges first).
+pub type Rank = u32;

@@ -318,7 +318,10 @@ impl CoreBpe {
         if let Some(r) = self.vocab.rank(bytes) {
             return Ok(r);
         }
-        if let Some(r) = std::str::from_utf8(bytes).ok().and_then(|s| self.specials.rank(s)) {
+        if let Some(r) = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| self.specials.rank(s))
+        {
             return Ok(r);
         }
         Err(Error::NotAToken(bytes.to_vec()))
@@ -373,7 +376,8 @@ mod tests {
     use super::*;
 
     fn toy() -> CoreBpe {
-        let mut pairs: Vec<(Vec<u8>, Rank)> = (0..=255u8).map(|b| (vec![b], Rank::from(b))).collect();
+        let mut pairs: Vec<(Vec<u8>, Rank)> =
+            (0..=255u8).map(|b| (vec![b], Rank::from(b))).collect();
         for (i, t) in ["ab", "bc", "abc", "aa", "aaaa", "cd"].iter().enumerate() {
             pairs.push((t.as_bytes().to_vec(), 256 + i as Rank));
         }
@@ -392,7 +396,9 @@ mod tests {
         for len in 2..300 {
             let piece: Vec<u8> = (0..len)
                 .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     b"abcd"[(seed >> 33) as usize % 4]
                 })
                 .collect();
@@ -418,7 +424,9 @@ mod tests {
     #[test]
     fn specials_policy() {
         let bpe = toy();
-        let err = bpe.encode("x<|end|>", &SpecialPolicy::default()).unwrap_err();
+        let err = bpe
+            .encode("x<|end|>", &SpecialPolicy::default())
+            .unwrap_err();
         assert!(matches!(err, Error::DisallowedSpecial { .. }));
         let all = SpecialPolicy {
             allowed: crate::special::Selection::All,
@@ -426,7 +434,10 @@ mod tests {
         };
         assert_eq!(bpe.encode("x<|end|>", &all).unwrap(), vec![120, 1000]);
         assert_eq!(bpe.decode_bytes(&[120, 1000]).unwrap(), b"x<|end|>");
-        assert!(matches!(bpe.decode_bytes(&[999]), Err(Error::UnknownTokenId(999))));
+        assert!(matches!(
+            bpe.decode_bytes(&[999]),
+            Err(Error::UnknownTokenId(999))
+        ));
     }
 
     #[test]

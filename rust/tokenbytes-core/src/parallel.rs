@@ -35,7 +35,9 @@ pub fn default_threads() -> usize {
 pub fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     let threads = threads.clamp(1, 256);
     let pid = std::process::id();
-    let mut guard = POOLS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut guard = POOLS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if guard.as_ref().is_some_and(|p| p.pid != pid) {
         if let Some(old) = guard.take() {
             std::mem::forget(old.by_threads);

@@ -166,7 +166,8 @@ impl SpecialTokens {
                 } else {
                     let m = AhoCorasick::new(&pats)
                         .map_err(|e| Error::InvalidArgument(format!("disallowed_special: {e}")))?;
-                    leftmost_longest(m.find_overlapping_iter(text)).map(|(s, e)| text[s..e].to_owned())
+                    leftmost_longest(m.find_overlapping_iter(text))
+                        .map(|(s, e)| text[s..e].to_owned())
                 }
             }
         };

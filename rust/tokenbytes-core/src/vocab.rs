@@ -42,9 +42,12 @@ pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<(Vec<u8>, Rank)>> {
                 String::from_utf8_lossy(line)
             )));
         };
-        let bytes = engine
-            .decode(tok)
-            .map_err(|e| err(format!("bad base64 {:?}: {e}", String::from_utf8_lossy(tok))))?;
+        let bytes = engine.decode(tok).map_err(|e| {
+            err(format!(
+                "bad base64 {:?}: {e}",
+                String::from_utf8_lossy(tok)
+            ))
+        })?;
         if bytes.is_empty() {
             return Err(err("empty token".to_owned()));
         }
@@ -148,7 +151,11 @@ impl Vocab {
             }
         }
         if !missing.is_empty() {
-            let shown: Vec<String> = missing.iter().take(8).map(|b| format!("0x{b:02x}")).collect();
+            let shown: Vec<String> = missing
+                .iter()
+                .take(8)
+                .map(|b| format!("0x{b:02x}"))
+                .collect();
             return Err(Error::InvalidVocab(format!(
                 "{} single byte(s) have no token ({}{}); a byte-level BPE vocabulary needs all 256",
                 missing.len(),
@@ -233,7 +240,10 @@ mod tests {
         assert!(err.to_string().contains("duplicate token"), "{err}");
         let err = parse_tiktoken(b"YQ== x\n").unwrap_err();
         assert!(err.to_string().contains("bad rank"), "{err}");
-        assert_eq!(parse_tiktoken(b"YQ== 7\n\n").unwrap(), vec![(b"a".to_vec(), 7)]);
+        assert_eq!(
+            parse_tiktoken(b"YQ== 7\n\n").unwrap(),
+            vec![(b"a".to_vec(), 7)]
+        );
     }
 
     #[test]

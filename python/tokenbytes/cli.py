@@ -1,0 +1,232 @@
+"""Command line: ``tokenbytes encode|decode|count [FILES | -] --encoding NAME``.
+
+Files are read as bytes and encoded with `Encoding.encode_bytes`, so any file
+(valid UTF-8 or not) encodes exactly and decodes back to the same bytes.
+Special-token strings in files are ordinary text unless ``--allowed-special``
+names them. Exit status: 0 on success, 1 when an input cannot be processed,
+2 for a bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from tokenbytes.core import Encoding
+from tokenbytes.registry import get_encoding, list_encoding_names
+
+#: Inputs at least this large (bytes, all files together) get a progress bar.
+PROGRESS_THRESHOLD = 4 << 20
+
+
+class CliError(Exception):
+    """An input problem reported as one line on stderr, exit status 1."""
+
+
+def _read_inputs(paths: Sequence[str]) -> Iterator[tuple[str, bytes]]:
+    for p in paths or ["-"]:
+        if p == "-":
+            yield "<stdin>", sys.stdin.buffer.read()
+            continue
+        try:
+            yield p, Path(p).read_bytes()
+        except OSError as e:
+            raise CliError(f"cannot read {p}: {e.strerror or e}") from None
+
+
+def _sizes(paths: Sequence[str]) -> int:
+    total = 0
+    for p in paths:
+        if p != "-":
+            with contextlib.suppress(OSError):
+                total += Path(p).stat().st_size
+    return total
+
+
+def _progress(paths: Sequence[str], quiet: bool):  # -> tqdm | None
+    total = _sizes(paths)
+    if quiet or total < PROGRESS_THRESHOLD or (not sys.stderr.isatty() and not _force_progress()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, desc="tokenizing", file=sys.stderr)
+
+
+def _force_progress() -> bool:
+    import os
+
+    return os.environ.get("TOKENBYTES_PROGRESS") == "1"
+
+
+def _encode_one(enc: Encoding, data: bytes, allowed: set[str] | str) -> list[int]:
+    if not allowed:
+        return enc.encode_bytes(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CliError(f"--allowed-special needs UTF-8 input: {e}") from None
+    return enc.encode(text, allowed_special=allowed, disallowed_special=())
+
+
+def _allowed(enc: Encoding, value: str | None) -> set[str] | str:
+    if not value:
+        return set()
+    if value == "all":
+        return "all"
+    names = {v.strip() for v in value.split(",") if v.strip()}
+    unknown = names - enc.special_tokens_set
+    if unknown:
+        raise CliError(
+            f"not special tokens of {enc.name}: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(enc.special_tokens_set))})"
+        )
+    return names
+
+
+def cmd_encode(args: argparse.Namespace, enc: Encoding, out: BinaryIO) -> None:
+    allowed = _allowed(enc, args.allowed_special)
+    bar = _progress(args.files, args.quiet)
+    results: list[tuple[str, list[int]]] = []
+    for name, data in _read_inputs(args.files):
+        results.append((name, _encode_one(enc, data, allowed)))
+        if bar is not None:
+            bar.update(len(data))
+    if bar is not None:
+        bar.close()
+    if args.format == "npy":
+        if not args.output:
+            raise CliError("--format npy needs --output FILE.npy")
+        flat = [t for _, ids in results for t in ids]
+        np.save(args.output, np.asarray(flat, dtype=np.uint32))
+        return
+    if args.format == "json":
+        payload = results[0][1] if len(results) == 1 else {name: ids for name, ids in results}
+        text = json.dumps(payload) + "\n"
+    else:
+        text = "".join(" ".join(map(str, ids)) + "\n" for _, ids in results)
+    _write(args, out, text.encode())
+
+
+def _parse_ids(name: str, data: bytes) -> list[int]:
+    if name.endswith(".npy"):
+        import io
+
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+        if arr.dtype.kind not in "iu":
+            raise CliError(f"{name}: expected an integer array, got dtype {arr.dtype}")
+        return [int(x) for x in arr.reshape(-1)]
+    text = data.decode("utf-8", "replace").strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise CliError(f"{name}: invalid JSON: {e}") from None
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise CliError(f"{name}: expected a JSON list of integers")
+        return value
+    ids = []
+    for tok in re.split(r"[\s,]+", text):
+        if not tok:
+            continue
+        if not re.fullmatch(r"-?\d+", tok):
+            raise CliError(f"{name}: not a token id: {tok[:40]!r}")
+        ids.append(int(tok))
+    return ids
+
+
+def cmd_decode(args: argparse.Namespace, enc: Encoding, out: BinaryIO) -> None:
+    chunks = []
+    for name, data in _read_inputs(args.files):
+        ids = _parse_ids(name, data)
+        try:
+            chunks.append(enc.decode_bytes(ids))
+        except KeyError as e:
+            raise CliError(f"{name}: {e.args[0] if e.args else e}") from None
+    _write(args, out, b"".join(chunks))
+
+
+def cmd_count(args: argparse.Namespace, enc: Encoding, out: BinaryIO) -> None:
+    allowed = _allowed(enc, args.allowed_special)
+    bar = _progress(args.files, args.quiet)
+    counts = []
+    for name, data in _read_inputs(args.files):
+        counts.append((name, len(_encode_one(enc, data, allowed))))
+        if bar is not None:
+            bar.update(len(data))
+    if bar is not None:
+        bar.close()
+    if args.format == "json":
+        text = json.dumps({name: n for name, n in counts} | {"total": sum(n for _, n in counts)})
+        _write(args, out, (text + "\n").encode())
+        return
+    lines = [f"{n}\t{name}" for name, n in counts] if len(counts) > 1 else [str(counts[0][1])]
+    if len(counts) > 1:
+        lines.append(f"{sum(n for _, n in counts)}\ttotal")
+    _write(args, out, ("\n".join(lines) + "\n").encode())
+
+
+def _write(args: argparse.Namespace, out: BinaryIO, data: bytes) -> None:
+    if getattr(args, "output", None):
+        Path(args.output).write_bytes(data)
+    else:
+        out.write(data)
+        out.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tokenbytes",
+        description="Exact, fast byte-level BPE tokenization (tiktoken-compatible).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("files", nargs="*", help="input files ('-' or none: standard input)")
+    common.add_argument(
+        "--encoding",
+        "-e",
+        default="o200k_base",
+        choices=list_encoding_names(),
+        help="encoding name (default: o200k_base)",
+    )
+    common.add_argument("--output", "-o", help="write to this file instead of standard output")
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    special = argparse.ArgumentParser(add_help=False)
+    special.add_argument(
+        "--allowed-special",
+        help="special tokens to encode as such: 'all' or a comma-separated list "
+        "(default: none; special-token text is encoded as ordinary text)",
+    )
+    p = sub.add_parser("encode", parents=[common, special], help="print token ids")
+    p.add_argument("--format", "-f", choices=["text", "json", "npy"], default="text")
+    p = sub.add_parser("decode", parents=[common], help="ids (text, JSON or .npy) to text")
+    p = sub.add_parser("count", parents=[common, special], help="print token counts")
+    p.add_argument("--format", "-f", choices=["text", "json"], default="text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    enc = get_encoding(args.encoding)
+    handler = {"encode": cmd_encode, "decode": cmd_decode, "count": cmd_count}[args.command]
+    try:
+        handler(args, enc, sys.stdout.buffer)
+    except CliError as e:
+        print(f"tokenbytes {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

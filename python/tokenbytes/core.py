@@ -1,0 +1,448 @@
+"""The `Encoding` class: tiktoken's API over the Rust core.
+
+Dimensions used in docstrings: T = number of tokens, N = number of bytes.
+Token ids are Python ints (or `uint32` in numpy results). Offsets are in
+characters (Unicode code points) of the decoded text unless named `byte_`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from tokenbytes import _core
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["Encoding"]
+
+AllowedSpecial = Literal["all"] | Collection[str]
+
+
+def _repair_surrogates(text: str) -> str:
+    """Join UTF-16 surrogate pairs and replace lone surrogates by U+FFFD.
+
+    This is what tiktoken does for `str` input that is not valid Unicode text
+    (it happens with text extracted from PDFs or decoded with
+    ``surrogateescape``), so the same ids come out.
+    """
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _policy(allowed_special: Any, disallowed_special: Any) -> tuple[Any, Any]:
+    allowed = (
+        None if isinstance(allowed_special, str) and allowed_special == "all" else allowed_special
+    )
+    disallowed = (
+        None
+        if isinstance(disallowed_special, str) and disallowed_special == "all"
+        else disallowed_special
+    )
+    for name, value in (("allowed_special", allowed), ("disallowed_special", disallowed)):
+        if isinstance(value, (str, bytes)):
+            raise TypeError(f'{name} must be "all" or a collection of str, got {value!r}')
+    return allowed, disallowed
+
+
+def _default_threads() -> int:
+    env = os.environ.get("TOKENBYTES_NUM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"TOKENBYTES_NUM_THREADS must be an integer, got {env!r}") from None
+    return _core.default_threads()
+
+
+def _check_threads(num_threads: int | None) -> int:
+    if num_threads is None:
+        return _default_threads()
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int):
+        raise TypeError(f"num_threads must be an int, got {type(num_threads).__name__}")
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+    return num_threads
+
+
+class Encoding:
+    """A byte-level BPE encoding with tiktoken's semantics and API.
+
+    Build one with `tokenbytes.get_encoding(name)` for the shipped encodings,
+    or directly from a pattern, ranks and special tokens, as in tiktoken::
+
+        enc = Encoding("my_enc", pat_str=..., mergeable_ranks={b"a": 0, ...},
+                       special_tokens={"<|endoftext|>": 50256})
+
+    Instances are immutable and safe to share between threads; the Rust core
+    releases the GIL for every call that does real work.
+
+    Raises (constructor):
+        TypeError: wrong argument types.
+        ValueError: an unusable vocabulary (duplicate rank or token, a single
+            byte with no token, an empty special token, a special token id
+            that is also a mergeable rank, an `explicit_n_vocab` that does not
+            match) or a pattern that does not compile.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        pat_str: str,
+        mergeable_ranks: dict[bytes, int],
+        special_tokens: dict[str, int],
+        explicit_n_vocab: int | None = None,
+    ) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        if not isinstance(pat_str, str):
+            raise TypeError(f"pat_str must be a str, got {type(pat_str).__name__}")
+        if not isinstance(mergeable_ranks, dict):
+            raise TypeError(f"mergeable_ranks must be a dict, got {type(mergeable_ranks).__name__}")
+        if not isinstance(special_tokens, dict):
+            raise TypeError(f"special_tokens must be a dict, got {type(special_tokens).__name__}")
+        ranks = list(mergeable_ranks.values())
+        if len(set(ranks)) != len(ranks):
+            seen: dict[int, bytes] = {}
+            for tok, r in mergeable_ranks.items():
+                if r in seen:
+                    raise ValueError(
+                        f"mergeable_ranks gives rank {r} to two tokens: {seen[r]!r} and {tok!r}"
+                    )
+                seen[r] = tok
+        core = _core.CoreBpe(mergeable_ranks, special_tokens, pat_str)
+        self._init(name, core, pat_str, dict(special_tokens), explicit_n_vocab)
+        self.__dict__["_mergeable_ranks"] = mergeable_ranks
+
+    @classmethod
+    def _from_core(
+        cls,
+        name: str,
+        core: _core.CoreBpe,
+        *,
+        pat_str: str,
+        special_tokens: dict[str, int],
+        explicit_n_vocab: int | None = None,
+    ) -> Encoding:
+        self = cls.__new__(cls)
+        self._init(name, core, pat_str, dict(special_tokens), explicit_n_vocab)
+        return self
+
+    def _init(
+        self,
+        name: str,
+        core: _core.CoreBpe,
+        pat_str: str,
+        special_tokens: dict[str, int],
+        explicit_n_vocab: int | None,
+    ) -> None:
+        self.name = name
+        self._pat_str = pat_str
+        self._special_tokens = special_tokens
+        self._core = core
+        self.max_token_value = max([core.rank_bound - 1, *special_tokens.values()])
+        if explicit_n_vocab is not None:
+            n = core.n_mergeable + len(special_tokens)
+            if n != explicit_n_vocab:
+                raise ValueError(
+                    f"{name}: explicit_n_vocab is {explicit_n_vocab} "
+                    f"but the encoding has {n} tokens"
+                )
+            if self.max_token_value != explicit_n_vocab - 1:
+                raise ValueError(
+                    f"{name}: explicit_n_vocab is {explicit_n_vocab} but the largest id is "
+                    f"{self.max_token_value}"
+                )
+
+    def __repr__(self) -> str:
+        return f"<Encoding {self.name!r}>"
+
+    # ------------------------------------------------------------------ metadata
+
+    @functools.cached_property
+    def _mergeable_ranks(self) -> dict[bytes, int]:
+        """``{token bytes: rank}`` (built on first access; 200k entries for o200k)."""
+        return self._core.mergeable_ranks()
+
+    @property
+    def n_vocab(self) -> int:
+        """One more than the largest token id (ids may have gaps)."""
+        return self.max_token_value + 1
+
+    @property
+    def eot_token(self) -> int:
+        """Id of ``<|endoftext|>``. Raises KeyError if the encoding has none."""
+        return self._special_tokens["<|endoftext|>"]
+
+    @functools.cached_property
+    def special_tokens_set(self) -> set[str]:
+        """The special token strings."""
+        return set(self._special_tokens)
+
+    def is_special_token(self, token: int) -> bool:
+        """Whether `token` is the id of a special token."""
+        if not isinstance(token, int):
+            raise TypeError(f"token must be an int, got {type(token).__name__}")
+        return token in self._special_ids
+
+    @functools.cached_property
+    def _special_ids(self) -> frozenset[int]:
+        return frozenset(self._special_tokens.values())
+
+    # ------------------------------------------------------------------ encoding
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode `text`, treating special-token strings as ordinary text.
+
+        Returns:
+            list[int] of length T.
+
+        Raises:
+            TypeError: `text` is not a str.
+        """
+        try:
+            return self._core.encode_ordinary(text)
+        except UnicodeEncodeError:
+            return self._core.encode_ordinary(_repair_surrogates(text))
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = frozenset(),
+        disallowed_special: AllowedSpecial = "all",
+    ) -> list[int]:
+        """Encode `text` into token ids (tiktoken semantics).
+
+        Special tokens in `text` are encoded as their ids only when listed in
+        `allowed_special` ("all" for every one). By default any other special
+        token string in `text` raises, because user text that contains
+        ``<|endoftext|>`` is usually a prompt-injection or a data bug; pass
+        `disallowed_special=()` to encode such strings as ordinary text.
+
+        Lone UTF-16 surrogates are replaced by U+FFFD and surrogate pairs
+        joined, as tiktoken does.
+
+        Returns:
+            list[int] of length T.
+
+        Raises:
+            ValueError: `text` contains a disallowed special token (the
+                message names it and both keyword arguments).
+            TypeError: wrong argument types.
+        """
+        allowed, disallowed = _policy(allowed_special, disallowed_special)
+        try:
+            return self._core.encode(text, allowed, disallowed)
+        except UnicodeEncodeError:
+            return self._core.encode(_repair_surrogates(text), allowed, disallowed)
+
+    def encode_to_numpy(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = frozenset(),
+        disallowed_special: AllowedSpecial = "all",
+    ) -> npt.NDArray[np.uint32]:
+        """Like `encode`, returning a numpy array of shape (T,), dtype uint32.
+
+        The array takes ownership of the ids computed in Rust (no copy).
+        """
+        allowed, disallowed = _policy(allowed_special, disallowed_special)
+        try:
+            return self._core.encode_to_numpy(text, allowed, disallowed)
+        except UnicodeEncodeError:
+            return self._core.encode_to_numpy(_repair_surrogates(text), allowed, disallowed)
+
+    def count(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = frozenset(),
+        disallowed_special: AllowedSpecial = "all",
+    ) -> int:
+        """Number of tokens `encode` returns, without building a Python list."""
+        allowed, disallowed = _policy(allowed_special, disallowed_special)
+        try:
+            return self._core.count(text, allowed, disallowed)
+        except UnicodeEncodeError:
+            return self._core.count(_repair_surrogates(text), allowed, disallowed)
+
+    def encode_ordinary_batch(
+        self, text: list[str], *, num_threads: int | None = None
+    ) -> list[list[int]]:
+        """`encode_ordinary` of every string, in parallel on `num_threads` threads.
+
+        Args:
+            text: list of B strings.
+            num_threads: worker threads (default: env TOKENBYTES_NUM_THREADS,
+                else all cores). The GIL is released for the whole batch.
+
+        Returns:
+            list of B lists of ids, in input order; equal to encoding one by one.
+        """
+        n = _check_threads(num_threads)
+        try:
+            return self._core.encode_ordinary_batch(text, n)
+        except UnicodeEncodeError:
+            return self._core.encode_ordinary_batch([_repair_surrogates(t) for t in text], n)
+
+    def encode_batch(
+        self,
+        text: list[str],
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = frozenset(),
+        disallowed_special: AllowedSpecial = "all",
+    ) -> list[list[int]]:
+        """`encode` of every string, in parallel (see `encode_ordinary_batch`).
+
+        Raises:
+            ValueError: any string contains a disallowed special token.
+        """
+        n = _check_threads(num_threads)
+        allowed, disallowed = _policy(allowed_special, disallowed_special)
+        try:
+            return self._core.encode_batch(text, n, allowed, disallowed)
+        except UnicodeEncodeError:
+            fixed = [_repair_surrogates(t) for t in text]
+            return self._core.encode_batch(fixed, n, allowed, disallowed)
+
+    def encode_bytes(self, data: bytes) -> list[int]:
+        """Encode arbitrary bytes, valid UTF-8 or not.
+
+        Maximal runs of valid UTF-8 are pre-tokenized as text; each maximal
+        run of invalid bytes is BPE-encoded as one piece. For valid UTF-8,
+        ``encode_bytes(s.encode()) == encode_ordinary(s)``, and always
+        ``decode_bytes(encode_bytes(b)) == b``.
+        """
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        if not isinstance(data, bytes):
+            raise TypeError(f"data must be bytes, got {type(data).__name__}")
+        return self._core.encode_bytes(data)
+
+    _encode_bytes = encode_bytes
+
+    def encode_single_token(self, text_or_bytes: str | bytes) -> int:
+        """The id of a string or byte string that is exactly one token.
+
+        Raises:
+            KeyError: it is not a single token.
+        """
+        if isinstance(text_or_bytes, str):
+            text_or_bytes = text_or_bytes.encode("utf-8", "surrogatepass")
+        if not isinstance(text_or_bytes, (bytes, bytearray)):
+            raise TypeError(f"expected str or bytes, got {type(text_or_bytes).__name__}")
+        return self._core.encode_single_token(bytes(text_or_bytes))
+
+    def _encode_single_piece(self, text_or_bytes: str | bytes) -> list[int]:
+        """BPE of one piece, skipping pre-tokenization."""
+        if isinstance(text_or_bytes, str):
+            text_or_bytes = text_or_bytes.encode("utf-8", "surrogatepass")
+        return self._core.encode_single_piece(bytes(text_or_bytes))
+
+    def _encode_only_native_bpe(self, text: str) -> list[int]:
+        """Pre-tokenize and BPE without the whole-piece fast path (same ids)."""
+        return self.encode_ordinary(text)
+
+    # ------------------------------------------------------------------ decoding
+
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        """Concatenated bytes of `tokens` (T ids → N bytes).
+
+        Raises:
+            KeyError: an id is neither a mergeable nor a special token (the
+                message names it).
+            TypeError: `tokens` is not a sequence of ints.
+        """
+        return self._core.decode_bytes(tokens)
+
+    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
+        """Decode ids to text.
+
+        Bytes that are not valid UTF-8 (a token sequence that ends inside a
+        character, for instance) become U+FFFD with the default
+        ``errors="replace"``; pass ``errors="strict"`` to raise
+        UnicodeDecodeError instead.
+        """
+        return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+    def decode_single_token_bytes(self, token: int) -> bytes:
+        """Raw bytes of one token (never U+FFFD-substituted).
+
+        Raises:
+            KeyError: unknown id.
+        """
+        return self._core.decode_single_token_bytes(token)
+
+    def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
+        """Raw bytes of each token (list of length T)."""
+        return self._core.decode_tokens_bytes(tokens)
+
+    def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
+        """Decoded text and, per token, the character offset where it starts.
+
+        A token that starts in the middle of a multi-byte character gets the
+        offset of that character (tiktoken's convention).
+
+        Raises:
+            UnicodeDecodeError: the bytes are not valid UTF-8.
+        """
+        data, offsets = self._core.decode_with_offsets(tokens)
+        return data.decode("utf-8", errors="strict"), offsets
+
+    def decode_batch(
+        self,
+        batch: Sequence[Sequence[int]],
+        *,
+        errors: str = "replace",
+        num_threads: int | None = None,
+    ) -> list[str]:
+        """`decode` of every sequence."""
+        _check_threads(num_threads)
+        return [b.decode("utf-8", errors=errors) for b in self._core.decode_bytes_batch(batch)]
+
+    def decode_bytes_batch(
+        self, batch: Sequence[Sequence[int]], *, num_threads: int | None = None
+    ) -> list[bytes]:
+        """`decode_bytes` of every sequence."""
+        _check_threads(num_threads)
+        return self._core.decode_bytes_batch(batch)
+
+    # ------------------------------------------------------------------ misc
+
+    def token_byte_values(self) -> list[bytes]:
+        """Bytes of every mergeable token, sorted bytewise (as tiktoken)."""
+        return self._core.token_byte_values()
+
+    def pretokenize(self, text: str) -> list[str]:
+        """The pieces the pre-tokenizer splits `text` into (BPE never crosses them)."""
+        try:
+            return self._core.pretokenize(text)
+        except UnicodeEncodeError:
+            return self._core.pretokenize(_repair_surrogates(text))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from tokenbytes.registry import ENCODINGS
+
+        if ENCODINGS.get(self.name) is self:
+            from tokenbytes.registry import get_encoding
+
+            return (get_encoding, (self.name,))
+        return (
+            _rebuild,
+            (self.name, self._pat_str, self._mergeable_ranks, self._special_tokens),
+        )
+
+
+def _rebuild(
+    name: str, pat_str: str, mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int]
+) -> Encoding:
+    return Encoding(
+        name, pat_str=pat_str, mergeable_ranks=mergeable_ranks, special_tokens=special_tokens
+    )

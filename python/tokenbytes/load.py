@@ -1,0 +1,99 @@
+"""Reading `.tiktoken` rank files: local paths only, optional gzip, sha256 check.
+
+A `.tiktoken` file has one ``<base64 token bytes> <rank>`` pair per line.
+Nothing here downloads: tokenbytes ships its vocabularies in the wheel.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import os
+from pathlib import Path
+
+from tokenbytes import _core
+
+__all__ = ["load_tiktoken_bpe", "read_rank_file", "verify_hash"]
+
+
+def read_rank_file(path: str | os.PathLike[str], expected_hash: str | None = None) -> bytes:
+    """Return the uncompressed bytes of a rank file, checked against a hash.
+
+    Args:
+        path: a local `.tiktoken` file, optionally gzip-compressed (`.gz`, or
+            detected by its magic bytes).
+        expected_hash: hex sha256 of the *uncompressed* content, or None.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the content is not valid gzip, or its sha256 differs from
+            `expected_hash` (the message names the file and both hashes).
+    """
+    p = Path(path)
+    raw = p.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise ValueError(f"{p}: not a valid gzip file: {e}") from e
+    if expected_hash is not None:
+        verify_hash(raw, expected_hash, str(p))
+    return raw
+
+
+def verify_hash(data: bytes, expected_hash: str, where: str) -> None:
+    """Raise ValueError naming `where` unless sha256(data) == expected_hash."""
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected_hash.lower():
+        raise ValueError(
+            f"{where}: sha256 mismatch: expected {expected_hash}, got {actual}; "
+            "the file is corrupt or is not the vocabulary it claims to be"
+        )
+
+
+def load_tiktoken_bpe(
+    path: str | os.PathLike[str], expected_hash: str | None = None
+) -> dict[bytes, int]:
+    """Load a `.tiktoken` file as a ``{token bytes: rank}`` dict (tiktoken's API).
+
+    Raises:
+        ValueError: bad gzip, hash mismatch, or a malformed line (the message
+            names the file and the 1-based line).
+    """
+    data = read_rank_file(path, expected_hash)
+    ranks: dict[bytes, int] = {}
+    for lineno, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2:
+            raise ValueError(f"{path}: line {lineno}: expected '<base64 token> <rank>'")
+        try:
+            token = base64.b64decode(parts[0], validate=True)
+            rank = int(parts[1])
+        except ValueError as e:
+            raise ValueError(f"{path}: line {lineno}: {e}") from e
+        if token in ranks:
+            raise ValueError(f"{path}: line {lineno}: duplicate token {token!r}")
+        ranks[token] = rank
+    return ranks
+
+
+def core_from_rank_file(
+    path: str | os.PathLike[str],
+    special_tokens: dict[str, int],
+    pat_str: str,
+    expected_hash: str | None = None,
+) -> _core.CoreBpe:
+    """Build the Rust encoder straight from a rank file (parsed in Rust).
+
+    Raises:
+        ValueError: as `read_rank_file`, or a malformed vocabulary; the
+            message starts with the file name (and line, where there is one).
+    """
+    data = read_rank_file(path, expected_hash)
+    try:
+        return _core.CoreBpe.from_tiktoken_bytes(data, special_tokens, pat_str)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None

@@ -1,0 +1,459 @@
+//! Bindings of the BPE encoder ([`tokenbytes_core::CoreBpe`]).
+
+use std::sync::Arc;
+
+use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString};
+use rustc_hash::FxHashSet;
+use tokenbytes_core::special::{Selection, SpecialPolicy, SpecialTokens};
+use tokenbytes_core::vocab::{parse_tiktoken, Vocab};
+use tokenbytes_core::{pretokenize::PreTokenizer, CoreBpe, Rank};
+
+use crate::errors::to_py;
+
+/// The compiled encoder shared by every Python `Encoding` built from it.
+/// Immutable, so safe to use from any number of threads at once.
+#[pyclass(frozen, module = "tokenbytes._core", name = "CoreBpe")]
+pub struct PyCoreBpe {
+    pub inner: Arc<CoreBpe>,
+}
+
+fn build(
+    pairs: Vec<(Vec<u8>, Rank)>,
+    specials: Vec<(String, Rank)>,
+    pattern: &str,
+) -> PyResult<CoreBpe> {
+    let vocab = Vocab::new(pairs).map_err(to_py)?;
+    let specials = SpecialTokens::new(specials).map_err(to_py)?;
+    let pretok = PreTokenizer::new(pattern).map_err(to_py)?;
+    CoreBpe::new(vocab, specials, pretok).map_err(to_py)
+}
+
+fn rank_of(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Rank> {
+    let v: i64 = value.extract().map_err(|_| {
+        PyTypeError::new_err(format!("{what} must be an int, got {}", type_name(value)))
+    })?;
+    if !(0..i64::from(tokenbytes_core::vocab::MAX_TOKEN_ID)).contains(&v) {
+        return Err(PyValueError::new_err(format!(
+            "{what} {v} is out of range (0..{})",
+            tokenbytes_core::vocab::MAX_TOKEN_ID
+        )));
+    }
+    Ok(v as Rank)
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+}
+
+fn specials_from_dict(d: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Rank)>> {
+    let mut out = Vec::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let name: String = k.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "special token names must be str, got {}",
+                type_name(&k)
+            ))
+        })?;
+        out.push((name, rank_of(&v, "special token id")?));
+    }
+    Ok(out)
+}
+
+/// Token ids from any iterable of ints (list fast path). Ids that are not
+/// ints raise `TypeError`; negative or huge ids raise `KeyError` like any
+/// other unknown id (as tiktoken's decode does).
+fn ids_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Rank>> {
+    if let Ok(arr) = obj.cast::<PyArray1<u32>>() {
+        return Ok(arr
+            .readonly()
+            .as_slice()
+            .map_or_else(|_| arr.to_vec().unwrap_or_default(), <[u32]>::to_vec));
+    }
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err(format!(
+            "token ids must be a sequence of ints, got {}",
+            type_name(obj)
+        )));
+    }
+    let conv = |item: Bound<'_, PyAny>| -> PyResult<Rank> {
+        match item.extract::<i64>() {
+            Ok(v) if (0..=i64::from(u32::MAX)).contains(&v) => Ok(v as Rank),
+            Ok(v) => Err(pyo3::exceptions::PyKeyError::new_err(format!(
+                "Invalid token for decoding: {v}"
+            ))),
+            Err(_) if item.is_instance_of::<pyo3::types::PyInt>() => {
+                Err(pyo3::exceptions::PyKeyError::new_err(format!(
+                    "Invalid token for decoding: {item}"
+                )))
+            }
+            Err(_) => Err(PyTypeError::new_err(format!(
+                "token ids must be ints, got {}",
+                type_name(&item)
+            ))),
+        }
+    };
+    if let Ok(list) = obj.cast::<PyList>() {
+        let mut out = Vec::with_capacity(list.len());
+        for item in list.iter() {
+            out.push(conv(item)?);
+        }
+        return Ok(out);
+    }
+    let it = obj.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "token ids must be a sequence of ints, got {}",
+            type_name(obj)
+        ))
+    })?;
+    let mut out = Vec::new();
+    for item in it {
+        out.push(conv(item?)?);
+    }
+    Ok(out)
+}
+
+/// The `str` items of a batch (`TypeError` for anything else).
+fn strings_of<'py>(texts: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyString>>> {
+    if texts.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "expected a list of str, got a single str",
+        ));
+    }
+    let it = texts.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!("expected a list of str, got {}", type_name(texts)))
+    })?;
+    it.map(|item| {
+        let item = item?;
+        item.cast_into::<PyString>().map_err(|e| {
+            PyTypeError::new_err(format!(
+                "batch items must be str, got {}",
+                type_name(e.into_inner().as_any())
+            ))
+        })
+    })
+    .collect()
+}
+
+/// UTF-8 views of the strings (`UnicodeEncodeError` for lone surrogates;
+/// the Python layer repairs those as tiktoken does).
+fn str_refs<'a>(owned: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
+    owned.iter().map(|s| s.to_str()).collect()
+}
+
+/// `None` means "all"; otherwise a set (or any iterable) of strings.
+fn selection(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Selection> {
+    let Some(obj) = obj else {
+        return Ok(Selection::All);
+    };
+    if obj.is_none() {
+        return Ok(Selection::All);
+    }
+    let mut set = FxHashSet::default();
+    let it = if let Ok(s) = obj.cast::<PySet>() {
+        s.iter().collect::<Vec<_>>()
+    } else {
+        obj.try_iter()
+            .map_err(|_| PyTypeError::new_err(format!("{what} must be \"all\" or a set of str")))?
+            .collect::<PyResult<Vec<_>>>()?
+    };
+    for item in it {
+        let s: String = item.extract().map_err(|_| {
+            PyTypeError::new_err(format!("{what} must contain str, got {}", type_name(&item)))
+        })?;
+        set.insert(s);
+    }
+    Ok(Selection::Set(set))
+}
+
+fn policy(
+    allowed: Option<&Bound<'_, PyAny>>,
+    disallowed: Option<&Bound<'_, PyAny>>,
+) -> PyResult<SpecialPolicy> {
+    Ok(SpecialPolicy {
+        allowed: selection(allowed, "allowed_special")?,
+        disallowed: selection(disallowed, "disallowed_special")?,
+    })
+}
+
+#[pymethods]
+impl PyCoreBpe {
+    /// Build from a `{bytes: rank}` dict, a `{str: id}` dict of special
+    /// tokens and the pre-tokenizer pattern.
+    #[new]
+    fn new(
+        mergeable_ranks: &Bound<'_, PyDict>,
+        special_tokens: &Bound<'_, PyDict>,
+        pattern: &str,
+    ) -> PyResult<Self> {
+        let mut pairs = Vec::with_capacity(mergeable_ranks.len());
+        for (k, v) in mergeable_ranks.iter() {
+            let bytes = k.cast::<PyBytes>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "mergeable_ranks keys must be bytes, got {}",
+                    type_name(&k)
+                ))
+            })?;
+            pairs.push((bytes.as_bytes().to_vec(), rank_of(&v, "rank")?));
+        }
+        let specials = specials_from_dict(special_tokens)?;
+        Ok(Self {
+            inner: Arc::new(build(pairs, specials, pattern)?),
+        })
+    }
+
+    /// Build from the content of a `.tiktoken` rank file (already
+    /// decompressed and hash-checked by the caller).
+    #[staticmethod]
+    fn from_tiktoken_bytes(
+        py: Python<'_>,
+        data: &[u8],
+        special_tokens: &Bound<'_, PyDict>,
+        pattern: &str,
+    ) -> PyResult<Self> {
+        let specials = specials_from_dict(special_tokens)?;
+        let data = data.to_vec();
+        let pairs = py.detach(move || parse_tiktoken(&data)).map_err(to_py)?;
+        Ok(Self {
+            inner: Arc::new(build(pairs, specials, pattern)?),
+        })
+    }
+
+    /// The pre-tokenizer pattern.
+    #[getter]
+    fn pattern(&self) -> &str {
+        self.inner.pretokenizer().pattern()
+    }
+
+    /// One more than the largest mergeable rank.
+    #[getter]
+    fn rank_bound(&self) -> Rank {
+        self.inner.vocab().rank_bound()
+    }
+
+    /// Number of mergeable tokens.
+    #[getter]
+    fn n_mergeable(&self) -> usize {
+        self.inner.vocab().len()
+    }
+
+    /// `{str: id}` of the special tokens.
+    fn special_tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (name, rank) in self.inner.specials().iter() {
+            d.set_item(name, rank)?;
+        }
+        Ok(d)
+    }
+
+    /// `{bytes: rank}` of the mergeable tokens.
+    fn mergeable_ranks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (bytes, rank) in self.inner.vocab().iter() {
+            d.set_item(PyBytes::new(py, bytes), rank)?;
+        }
+        Ok(d)
+    }
+
+    /// Encode with no special-token handling.
+    fn encode_ordinary(&self, py: Python<'_>, text: &str) -> PyResult<Vec<Rank>> {
+        py.detach(|| self.inner.encode_ordinary(text))
+            .map_err(to_py)
+    }
+
+    /// Encode under a special-token policy; `None` means "all".
+    #[pyo3(signature = (text, allowed_special, disallowed_special))]
+    fn encode(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+        disallowed_special: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Rank>> {
+        let pol = policy(allowed_special, disallowed_special)?;
+        py.detach(|| self.inner.encode(text, &pol)).map_err(to_py)
+    }
+
+    /// Encode into a new `uint32` numpy array (no copy of the ids).
+    #[pyo3(signature = (text, allowed_special, disallowed_special))]
+    fn encode_to_numpy<'py>(
+        &self,
+        py: Python<'py>,
+        text: &str,
+        allowed_special: Option<&Bound<'py, PyAny>>,
+        disallowed_special: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
+        let pol = policy(allowed_special, disallowed_special)?;
+        let ids = py.detach(|| self.inner.encode(text, &pol)).map_err(to_py)?;
+        Ok(PyArray1::from_vec(py, ids))
+    }
+
+    /// Number of tokens `encode` would return.
+    #[pyo3(signature = (text, allowed_special, disallowed_special))]
+    fn count(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+        disallowed_special: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        let pol = policy(allowed_special, disallowed_special)?;
+        py.detach(|| self.inner.count(text, &pol)).map_err(to_py)
+    }
+
+    /// Encode many texts in parallel with no special-token handling.
+    fn encode_ordinary_batch(
+        &self,
+        py: Python<'_>,
+        texts: &Bound<'_, PyAny>,
+        num_threads: usize,
+    ) -> PyResult<Vec<Vec<Rank>>> {
+        let owned = strings_of(texts)?;
+        let texts = str_refs(&owned)?;
+        py.detach(|| {
+            tokenbytes_core::parallel::map(&texts, num_threads, |t| self.inner.encode_ordinary(t))
+        })
+        .map_err(to_py)
+    }
+
+    /// Encode many texts in parallel under one special-token policy.
+    #[pyo3(signature = (texts, num_threads, allowed_special, disallowed_special))]
+    fn encode_batch(
+        &self,
+        py: Python<'_>,
+        texts: &Bound<'_, PyAny>,
+        num_threads: usize,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+        disallowed_special: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Vec<Rank>>> {
+        let owned = strings_of(texts)?;
+        let texts = str_refs(&owned)?;
+        let pol = policy(allowed_special, disallowed_special)?;
+        py.detach(|| {
+            tokenbytes_core::parallel::map(&texts, num_threads, |t| self.inner.encode(t, &pol))
+        })
+        .map_err(to_py)
+    }
+
+    /// Encode arbitrary bytes (need not be UTF-8).
+    fn encode_bytes(&self, py: Python<'_>, data: &[u8]) -> PyResult<Vec<Rank>> {
+        py.detach(|| self.inner.encode_bytes(data)).map_err(to_py)
+    }
+
+    /// BPE of one piece, without pre-tokenization.
+    fn encode_single_piece(&self, py: Python<'_>, piece: &[u8]) -> Vec<Rank> {
+        py.detach(|| self.inner.encode_piece(piece))
+    }
+
+    /// The id of a byte string that is exactly one token.
+    fn encode_single_token(&self, piece: &[u8]) -> PyResult<Rank> {
+        self.inner.encode_single_token(piece).map_err(to_py)
+    }
+
+    /// Concatenated bytes of the tokens.
+    fn decode_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let ids = ids_from(tokens)?;
+        let bytes = py.detach(|| self.inner.decode_bytes(&ids)).map_err(to_py)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Concatenated bytes of each token list.
+    fn decode_bytes_batch<'py>(
+        &self,
+        py: Python<'py>,
+        batch: &Bound<'py, PyAny>,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let lists: Vec<Vec<Rank>> = batch
+            .try_iter()
+            .map_err(|_| PyTypeError::new_err("batch must be an iterable of token sequences"))?
+            .map(|item| ids_from(&item?))
+            .collect::<PyResult<_>>()?;
+        let out = py
+            .detach(|| {
+                lists
+                    .iter()
+                    .map(|ids| self.inner.decode_bytes(ids))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(to_py)?;
+        Ok(out.iter().map(|b| PyBytes::new(py, b)).collect())
+    }
+
+    /// Bytes of a single token.
+    fn decode_single_token_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let ids = ids_from(&PyList::new(py, [token])?.into_any())?;
+        let b = self.inner.token_bytes(ids[0]).map_err(to_py)?;
+        Ok(PyBytes::new(py, b))
+    }
+
+    /// Bytes of each token.
+    fn decode_tokens_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: &Bound<'py, PyAny>,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let ids = ids_from(tokens)?;
+        ids.iter()
+            .map(|&t| {
+                self.inner
+                    .token_bytes(t)
+                    .map(|b| PyBytes::new(py, b))
+                    .map_err(to_py)
+            })
+            .collect()
+    }
+
+    /// Concatenated bytes and the character offset where each token starts.
+    fn decode_with_offsets<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Vec<usize>)> {
+        let ids = ids_from(tokens)?;
+        let (bytes, offsets) = py
+            .detach(|| self.inner.decode_with_offsets(&ids))
+            .map_err(to_py)?;
+        Ok((PyBytes::new(py, &bytes), offsets))
+    }
+
+    /// Bytes of every mergeable token, sorted bytewise (as tiktoken).
+    fn token_byte_values<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        let mut all: Vec<&[u8]> = self.inner.vocab().iter().map(|(b, _)| b).collect();
+        all.sort_unstable();
+        all.into_iter().map(|b| PyBytes::new(py, b)).collect()
+    }
+
+    /// The pieces the pre-tokenizer splits `text` into.
+    fn pretokenize(&self, py: Python<'_>, text: &str) -> PyResult<Vec<String>> {
+        py.detach(|| {
+            self.inner
+                .pretokenizer()
+                .pieces(text)
+                .map(|v| v.into_iter().map(str::to_owned).collect())
+        })
+        .map_err(to_py)
+    }
+}
+
+/// Threads used by batch calls when the caller does not say.
+#[pyfunction]
+pub fn default_threads() -> usize {
+    tokenbytes_core::parallel::default_threads()
+}
+
+#[allow(dead_code)]
+fn _assert_untyped(a: &Bound<'_, PyArray1<u32>>) -> usize {
+    a.len()
+}

@@ -1,0 +1,78 @@
+"""The command line, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from conftest import ours
+
+
+def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "tokenbytes", *args], input=stdin, capture_output=True, timeout=120
+    )
+
+
+def test_count_encode_decode(tmp_path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text("Hello <|endoftext|> world\n", encoding="utf-8")
+    enc = ours("o200k_base")
+    expected = enc.encode_ordinary("Hello <|endoftext|> world\n")
+    r = run("count", str(doc))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().strip() == str(len(expected))
+    r = run("encode", str(doc))
+    assert [int(x) for x in r.stdout.split()] == expected
+    r = run("encode", "--format", "json", "-e", "cl100k_base", "--allowed-special", "all", str(doc))
+    assert json.loads(r.stdout) == ours("cl100k_base").encode(
+        "Hello <|endoftext|> world\n", allowed_special="all"
+    )
+    npy = tmp_path / "ids.npy"
+    r = run("encode", "--format", "npy", "-o", str(npy), str(doc))
+    assert r.returncode == 0, r.stderr
+    assert np.load(npy).tolist() == expected
+    r = run("decode", str(npy))
+    assert r.stdout == doc.read_bytes()
+    r = run("decode", "-", stdin=" ".join(map(str, expected)).encode())
+    assert r.stdout == doc.read_bytes()
+
+
+def test_binary_file_round_trips(tmp_path) -> None:
+    blob = bytes(range(256)) * 3 + b"\xff\xfe text"
+    f = tmp_path / "blob.bin"
+    f.write_bytes(blob)
+    ids = tmp_path / "ids.txt"
+    assert run("encode", str(f), "-o", str(ids)).returncode == 0
+    assert run("decode", str(ids)).stdout == blob
+
+
+def test_several_files_and_stdin(tmp_path) -> None:
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("one two", encoding="utf-8")
+    b.write_text("three", encoding="utf-8")
+    r = run("count", "--format", "json", str(a), str(b))
+    data = json.loads(r.stdout)
+    assert data["total"] == data[str(a)] + data[str(b)]
+    r = run("count", "-", stdin=b"hello world")
+    assert r.stdout.strip() == b"2"
+
+
+def test_bad_input_exit_codes(tmp_path) -> None:
+    r = run("count", str(tmp_path / "missing.txt"))
+    assert r.returncode == 1 and b"cannot read" in r.stderr
+    r = run("decode", "-", stdin=b"1 2 banana")
+    assert r.returncode == 1 and b"banana" in r.stderr
+    r = run("decode", "-", stdin=b"[1, 99999999]")
+    assert r.returncode == 1 and b"99999999" in r.stderr
+    r = run("count", "--encoding", "nope", "-")
+    assert r.returncode == 2
+    r = run("encode", "--allowed-special", "<|bogus|>", "-", stdin=b"x")
+    assert r.returncode == 1 and b"bogus" in r.stderr
+    r = run("encode", "--format", "npy", "-", stdin=b"x")
+    assert r.returncode == 1 and b"--output" in r.stderr
+    r = run("frobnicate")
+    assert r.returncode == 2

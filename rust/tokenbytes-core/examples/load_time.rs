@@ -9,6 +9,9 @@ fn main() {
     let data = std::fs::read(path).unwrap();
     let t = Instant::now();
     let pairs = vocab::parse_tiktoken(&data).unwrap();
+    let t0 = t.elapsed();
+    let _direct = vocab::Vocab::from_tiktoken(&data).unwrap();
+    println!("from_tiktoken {:?}", t.elapsed() - t0);
     let t1 = t.elapsed();
     let v = vocab::Vocab::new(pairs).unwrap();
     let t2 = t.elapsed();

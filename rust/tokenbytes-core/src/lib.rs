@@ -17,6 +17,7 @@ pub mod error;
 pub mod parallel;
 pub mod pretokenize;
 pub mod special;
+pub mod table;
 pub mod vocab;
 
 pub use bpe::CoreBpe;

@@ -5,88 +5,62 @@
 //! must be a token, or some inputs could not be encoded at all.
 
 use base64::Engine;
-use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
+use crate::table::TokenTable;
 use crate::Rank;
 
 /// Largest id we accept: ids index dense tables, so an absurd id would
 /// allocate gigabytes. 2^28 leaves room for any real vocabulary.
 pub const MAX_TOKEN_ID: Rank = 1 << 28;
 
-/// Parse the content of a `.tiktoken` rank file: one `base64 rank` pair per
-/// line. Blank lines are skipped (tiktoken does the same).
+/// Parse a `.tiktoken` rank file into `(bytes, rank)` pairs in rank order.
 ///
 /// # Errors
-/// [`Error::VocabLine`] naming the 1-based line for bad base64, a bad rank,
-/// an empty token, a duplicate token or a duplicate rank.
+/// As [`Vocab::from_tiktoken`].
 pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<(Vec<u8>, Rank)>> {
-    let engine = base64::engine::general_purpose::STANDARD;
-    let mut out: Vec<(Vec<u8>, Rank)> = Vec::with_capacity(data.len() / 12);
-    let mut seen_tokens: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
-    let mut seen_ranks: FxHashMap<Rank, usize> = FxHashMap::default();
-    for (i, raw) in data.split(|&b| b == b'\n').enumerate() {
-        let line_no = i + 1;
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let err = |message: String| Error::VocabLine {
-            line: line_no,
-            message,
-        };
-        let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
-        let (Some(tok), Some(rank), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(err(format!(
-                "expected '<base64 token> <rank>', got {:?}",
-                String::from_utf8_lossy(line)
-            )));
-        };
-        let bytes = engine.decode(tok).map_err(|e| {
-            err(format!(
-                "bad base64 {:?}: {e}",
-                String::from_utf8_lossy(tok)
-            ))
-        })?;
-        if bytes.is_empty() {
-            return Err(err("empty token".to_owned()));
-        }
-        let rank: Rank = std::str::from_utf8(rank)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .filter(|&r| r < MAX_TOKEN_ID)
-            .ok_or_else(|| {
-                err(format!(
-                    "bad rank {:?} (must be an integer in 0..{MAX_TOKEN_ID})",
-                    String::from_utf8_lossy(rank)
-                ))
-            })?;
-        if let Some(prev) = seen_ranks.insert(rank, line_no) {
-            return Err(err(format!("duplicate rank {rank} (first on line {prev})")));
-        }
-        if let Some(prev) = seen_tokens.insert(bytes.clone(), line_no) {
-            return Err(err(format!(
-                "duplicate token {:?} (first on line {prev})",
-                String::from_utf8_lossy(&bytes)
-            )));
-        }
-        out.push((bytes, rank));
+    Ok(Vocab::from_tiktoken(data)?
+        .iter()
+        .map(|(b, r)| (b.to_vec(), r))
+        .collect())
+}
+
+/// Ranks may have gaps, but not absurd ones: tables are indexed by rank, so
+/// the largest rank may be at most this factor times the number of tokens
+/// (plus a constant) before the vocabulary is rejected.
+const MAX_SPARSITY: usize = 16;
+
+/// One token while a vocabulary is being built.
+struct Entry {
+    start: u32,
+    len: u32,
+    rank: Rank,
+    /// 1-based line in the source file, 0 when not from a file.
+    line: usize,
+}
+
+fn at_line(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!("line {line}: ")
     }
-    Ok(out)
 }
 
 /// The mergeable part of a vocabulary: byte strings with unique ranks.
 #[derive(Debug, Clone)]
 pub struct Vocab {
     /// Token bytes → rank.
-    encoder: FxHashMap<Vec<u8>, Rank>,
-    /// Concatenated token bytes, indexed through `offsets`.
+    table: TokenTable,
+    /// Token bytes in rank order, indexed through `offsets`.
     arena: Vec<u8>,
     /// `offsets[r]..offsets[r + 1]` is the byte range of rank `r` in `arena`;
     /// an empty range means no token has that rank.
     offsets: Vec<u32>,
     /// Rank of each single byte (all 256 exist, checked at construction).
     byte_ranks: [Rank; 256],
+    len: usize,
+    max_token_len: usize,
 }
 
 impl Vocab {
@@ -94,59 +68,183 @@ impl Vocab {
     ///
     /// # Errors
     /// [`Error::InvalidVocab`] on an empty token, a duplicate token or rank,
-    /// a rank ≥ [`MAX_TOKEN_ID`], or a single byte with no token.
+    /// a rank ≥ [`MAX_TOKEN_ID`], ranks far sparser than the token count, or
+    /// a single byte with no token.
     pub fn new(pairs: Vec<(Vec<u8>, Rank)>) -> Result<Self> {
-        let mut encoder: FxHashMap<Vec<u8>, Rank> = FxHashMap::default();
-        encoder.reserve(pairs.len());
-        let mut max_rank: Option<Rank> = None;
-        for (bytes, rank) in pairs {
-            if bytes.is_empty() {
+        let total: usize = pairs.iter().map(|(b, _)| b.len()).sum();
+        let mut src = Vec::with_capacity(total);
+        let mut entries = Vec::with_capacity(pairs.len());
+        for (bytes, rank) in &pairs {
+            let start = u32::try_from(src.len())
+                .map_err(|_| Error::InvalidVocab("vocabulary larger than 4 GiB".into()))?;
+            src.extend_from_slice(bytes);
+            entries.push(Entry {
+                start,
+                len: bytes.len() as u32,
+                rank: *rank,
+                line: 0,
+            });
+        }
+        Self::build(&src, entries)
+    }
+
+    /// Parse and build from the content of a `.tiktoken` rank file (one
+    /// `base64 rank` pair per line; blank lines are skipped).
+    ///
+    /// # Errors
+    /// [`Error::VocabLine`] naming the 1-based line for bad base64, a bad
+    /// rank, an empty token, a duplicate token or a duplicate rank;
+    /// [`Error::InvalidVocab`] for problems of the whole file.
+    pub fn from_tiktoken(data: &[u8]) -> Result<Self> {
+        let engine = base64::engine::general_purpose::STANDARD;
+        let mut src: Vec<u8> = Vec::with_capacity(data.len());
+        let mut entries = Vec::with_capacity(data.len() / 12);
+        let mut buf = vec![0u8; 64];
+        for (i, raw) in data.split(|&b| b == b'\n').enumerate() {
+            let line_no = i + 1;
+            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let err = |message: String| Error::VocabLine {
+                line: line_no,
+                message,
+            };
+            let (tok, rank) = split_line(line).ok_or_else(|| {
+                err(format!(
+                    "expected '<base64 token> <rank>', got {:?}",
+                    String::from_utf8_lossy(line)
+                ))
+            })?;
+            let need = tok.len() / 4 * 3 + 3;
+            if buf.len() < need {
+                buf.resize(need, 0);
+            }
+            let n = engine.decode_slice(tok, &mut buf).map_err(|e| {
+                err(format!(
+                    "bad base64 {:?}: {e}",
+                    String::from_utf8_lossy(tok)
+                ))
+            })?;
+            if n == 0 {
+                return Err(err("empty token".to_owned()));
+            }
+            let rank = parse_rank(rank).ok_or_else(|| {
+                err(format!(
+                    "bad rank {:?} (must be an integer in 0..{MAX_TOKEN_ID})",
+                    String::from_utf8_lossy(rank)
+                ))
+            })?;
+            let start = u32::try_from(src.len())
+                .map_err(|_| Error::InvalidVocab("vocabulary larger than 4 GiB".into()))?;
+            src.extend_from_slice(&buf[..n]);
+            entries.push(Entry {
+                start,
+                len: n as u32,
+                rank,
+                line: line_no,
+            });
+        }
+        Self::build(&src, entries)
+    }
+
+    fn build(src: &[u8], mut entries: Vec<Entry>) -> Result<Self> {
+        let bytes_of = |e: &Entry| &src[e.start as usize..(e.start + e.len) as usize];
+        for e in &entries {
+            if e.len == 0 {
                 return Err(Error::InvalidVocab(format!(
-                    "rank {rank} has an empty byte string"
+                    "{}rank {} has an empty byte string",
+                    at_line(e.line),
+                    e.rank
                 )));
             }
-            if rank >= MAX_TOKEN_ID {
+            if e.rank >= MAX_TOKEN_ID {
                 return Err(Error::InvalidVocab(format!(
-                    "rank {rank} is too large (limit {MAX_TOKEN_ID})"
-                )));
-            }
-            max_rank = Some(max_rank.map_or(rank, |m| m.max(rank)));
-            if let Some(prev) = encoder.insert(bytes.clone(), rank) {
-                return Err(Error::InvalidVocab(format!(
-                    "token {:?} appears twice (ranks {prev} and {rank})",
-                    String::from_utf8_lossy(&bytes)
+                    "{}rank {} is too large (limit {MAX_TOKEN_ID})",
+                    at_line(e.line),
+                    e.rank
                 )));
             }
         }
-        let n_slots = max_rank.map_or(0, |m| m as usize + 1);
-        let mut slots: Vec<Option<&[u8]>> = vec![None; n_slots];
-        for (bytes, &rank) in &encoder {
-            let slot = &mut slots[rank as usize];
-            if slot.is_some() {
-                return Err(Error::InvalidVocab(format!(
-                    "rank {rank} is given to two different tokens"
-                )));
+        // Duplicate ranks: sort by (rank, position) and compare neighbours.
+        entries.sort_by_key(|e| (e.rank, e.line, e.start));
+        for w in entries.windows(2) {
+            if w[0].rank == w[1].rank {
+                let (a, b) = (&w[0], &w[1]);
+                return Err(match b.line {
+                    0 => Error::InvalidVocab(format!(
+                        "rank {} is given to two tokens: {:?} and {:?}",
+                        a.rank,
+                        String::from_utf8_lossy(bytes_of(a)),
+                        String::from_utf8_lossy(bytes_of(b))
+                    )),
+                    line => Error::VocabLine {
+                        line,
+                        message: format!("duplicate rank {} (first on line {})", a.rank, a.line),
+                    },
+                });
             }
-            *slot = Some(bytes.as_slice());
         }
-        let total: usize = encoder.keys().map(Vec::len).sum();
-        if u32::try_from(total).is_err() {
-            return Err(Error::InvalidVocab("vocabulary larger than 4 GiB".into()));
+        let n = entries.len();
+        let max_rank = entries.last().map_or(0, |e| e.rank as usize);
+        if max_rank >= MAX_SPARSITY * (n + 4096) {
+            return Err(Error::InvalidVocab(format!(
+                "largest rank {max_rank} is implausible for a vocabulary of {n} tokens"
+            )));
         }
-        let mut arena = Vec::with_capacity(total);
+        let n_slots = if n == 0 { 0 } else { max_rank + 1 };
+        // Arena and offsets in rank order.
+        let mut arena = Vec::with_capacity(src.len());
         let mut offsets = Vec::with_capacity(n_slots + 1);
         offsets.push(0u32);
-        for slot in &slots {
-            if let Some(b) = slot {
-                arena.extend_from_slice(b);
+        let mut it = entries.iter().peekable();
+        for r in 0..n_slots {
+            if let Some(e) = it.next_if(|e| e.rank as usize == r) {
+                arena.extend_from_slice(bytes_of(e));
             }
             offsets.push(arena.len() as u32);
         }
-        let mut byte_ranks = [0; 256];
+        let tail = |rank: Rank| -> &[u8] {
+            let (a, b) = (
+                offsets[rank as usize] as usize,
+                offsets[rank as usize + 1] as usize,
+            );
+            &arena[(a + 8).min(b)..b]
+        };
+        let mut table = TokenTable::with_capacity(n);
+        let mut max_token_len = 1;
+        // Insert in file order so a duplicate token reports its second line.
+        let mut order: Vec<&Entry> = entries.iter().collect();
+        order.sort_by_key(|e| (e.line, e.start));
+        for e in order {
+            let bytes = bytes_of(e);
+            max_token_len = max_token_len.max(bytes.len());
+            if let Some(prev) = table.insert(bytes, e.rank, tail) {
+                let shown = String::from_utf8_lossy(bytes);
+                return Err(match e.line {
+                    0 => Error::InvalidVocab(format!(
+                        "token {shown:?} appears twice (ranks {prev} and {})",
+                        e.rank
+                    )),
+                    line => Error::VocabLine {
+                        line,
+                        message: format!("duplicate token {shown:?} (also rank {prev})"),
+                    },
+                });
+            }
+        }
+        let mut vocab = Self {
+            table,
+            arena,
+            offsets,
+            byte_ranks: [0; 256],
+            len: n,
+            max_token_len,
+        };
         let mut missing = Vec::new();
         for b in 0..=255u8 {
-            match encoder.get(&[b][..]) {
-                Some(&r) => byte_ranks[b as usize] = r,
+            match vocab.rank(&[b]) {
+                Some(r) => vocab.byte_ranks[b as usize] = r,
                 None => missing.push(b),
             }
         }
@@ -163,38 +261,38 @@ impl Vocab {
                 if missing.len() > 8 { ", ..." } else { "" }
             )));
         }
-        drop(slots);
-        Ok(Self {
-            encoder,
-            arena,
-            offsets,
-            byte_ranks,
-        })
+        Ok(vocab)
     }
 
     /// Number of mergeable tokens.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.encoder.len()
+        self.len
     }
 
     /// Whether the vocabulary is empty (never true for a valid one).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.encoder.is_empty()
+        self.len == 0
+    }
+
+    /// Length in bytes of the longest token.
+    #[must_use]
+    pub fn max_token_len(&self) -> usize {
+        self.max_token_len
     }
 
     /// One more than the largest rank.
     #[must_use]
     pub fn rank_bound(&self) -> Rank {
-        (self.offsets.len() - 1) as Rank
+        (self.offsets.len().saturating_sub(1)) as Rank
     }
 
     /// The rank of a byte string, if it is a token.
     #[inline]
     #[must_use]
     pub fn rank(&self, bytes: &[u8]) -> Option<Rank> {
-        self.encoder.get(bytes).copied()
+        self.table.get(bytes, &self.arena, &self.offsets)
     }
 
     /// The rank of a single byte (always exists).
@@ -222,6 +320,24 @@ impl Vocab {
     }
 }
 
+fn split_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(a), Some(b), None) => Some((a, b)),
+        _ => None,
+    }
+}
+
+fn parse_rank(s: &[u8]) -> Option<Rank> {
+    if s.is_empty() || s.len() > 10 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = s
+        .iter()
+        .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+    (v < u64::from(MAX_TOKEN_ID)).then_some(v as Rank)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,20 +346,54 @@ mod tests {
         (0..=255u8).map(|b| (vec![b], Rank::from(b))).collect()
     }
 
+    fn file(extra: &str) -> Vec<u8> {
+        use base64::Engine;
+        let mut out = String::new();
+        for b in 0..=255u8 {
+            let tok = base64::engine::general_purpose::STANDARD.encode([b]);
+            out.push_str(&format!("{tok} {b}\n"));
+        }
+        out.push_str(extra);
+        out.into_bytes()
+    }
+
     #[test]
     fn parse_reports_lines() {
-        let err = parse_tiktoken(b"YQ== 0\n!!! 1\n").unwrap_err();
-        assert!(matches!(err, Error::VocabLine { line: 2, .. }), "{err:?}");
-        let err = parse_tiktoken(b"YQ== 0\nYg== 0\n").unwrap_err();
+        let err = Vocab::from_tiktoken(&file("YWI= 300\n!!! 301\n")).unwrap_err();
+        assert!(matches!(err, Error::VocabLine { line: 258, .. }), "{err:?}");
+        let err = Vocab::from_tiktoken(&file("YWI= 300\nYWM= 300\n")).unwrap_err();
+        assert!(matches!(err, Error::VocabLine { line: 258, .. }), "{err:?}");
         assert!(err.to_string().contains("duplicate rank"), "{err}");
-        let err = parse_tiktoken(b"YQ== 0\nYQ== 1\n").unwrap_err();
+        let err = Vocab::from_tiktoken(&file("YQ== 300\n")).unwrap_err();
+        assert!(matches!(err, Error::VocabLine { line: 257, .. }), "{err:?}");
         assert!(err.to_string().contains("duplicate token"), "{err}");
-        let err = parse_tiktoken(b"YQ== x\n").unwrap_err();
+        let err = Vocab::from_tiktoken(&file("YWI= x\n")).unwrap_err();
         assert!(err.to_string().contains("bad rank"), "{err}");
-        assert_eq!(
-            parse_tiktoken(b"YQ== 7\n\n").unwrap(),
-            vec![(b"a".to_vec(), 7)]
-        );
+        let v = Vocab::from_tiktoken(&file("YWI= 300\n\n")).unwrap();
+        assert_eq!(v.rank(b"ab"), Some(300));
+        assert_eq!(parse_tiktoken(&file("")).unwrap().len(), 256);
+    }
+
+    #[test]
+    fn sparse_ranks_are_rejected() {
+        let mut v = bytes_vocab();
+        v.push((b"ab".to_vec(), 100_000_000));
+        assert!(Vocab::new(v).is_err());
+    }
+
+    #[test]
+    fn long_tokens_compare_all_bytes() {
+        let mut v = bytes_vocab();
+        v.push((b"abcdefghij".to_vec(), 300));
+        v.push((b"abcdefghik".to_vec(), 301));
+        v.push((b"abcdefgh".to_vec(), 302));
+        let vocab = Vocab::new(v).unwrap();
+        assert_eq!(vocab.rank(b"abcdefghij"), Some(300));
+        assert_eq!(vocab.rank(b"abcdefghik"), Some(301));
+        assert_eq!(vocab.rank(b"abcdefgh"), Some(302));
+        assert_eq!(vocab.rank(b"abcdefghix"), None);
+        assert_eq!(vocab.rank(b"abcdefghi"), None);
+        assert_eq!(vocab.max_token_len(), 10);
     }
 
     #[test]

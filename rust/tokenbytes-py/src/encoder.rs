@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString};
 use rustc_hash::FxHashSet;
 use tokenbytes_core::special::{Selection, SpecialPolicy, SpecialTokens};
-use tokenbytes_core::vocab::{parse_tiktoken, Vocab};
+use tokenbytes_core::vocab::Vocab;
 use tokenbytes_core::{pretokenize::PreTokenizer, CoreBpe, Rank};
 
 use crate::errors::to_py;
@@ -20,12 +20,7 @@ pub struct PyCoreBpe {
     pub inner: Arc<CoreBpe>,
 }
 
-fn build(
-    pairs: Vec<(Vec<u8>, Rank)>,
-    specials: Vec<(String, Rank)>,
-    pattern: &str,
-) -> PyResult<CoreBpe> {
-    let vocab = Vocab::new(pairs).map_err(to_py)?;
+fn build(vocab: Vocab, specials: Vec<(String, Rank)>, pattern: &str) -> PyResult<CoreBpe> {
     let specials = SpecialTokens::new(specials).map_err(to_py)?;
     let pretok = PreTokenizer::new(pattern).map_err(to_py)?;
     CoreBpe::new(vocab, specials, pretok).map_err(to_py)
@@ -202,7 +197,7 @@ impl PyCoreBpe {
         }
         let specials = specials_from_dict(special_tokens)?;
         Ok(Self {
-            inner: Arc::new(build(pairs, specials, pattern)?),
+            inner: Arc::new(build(Vocab::new(pairs).map_err(to_py)?, specials, pattern)?),
         })
     }
 
@@ -216,10 +211,9 @@ impl PyCoreBpe {
         pattern: &str,
     ) -> PyResult<Self> {
         let specials = specials_from_dict(special_tokens)?;
-        let data = data.to_vec();
-        let pairs = py.detach(move || parse_tiktoken(&data)).map_err(to_py)?;
+        let vocab = py.detach(|| Vocab::from_tiktoken(data)).map_err(to_py)?;
         Ok(Self {
-            inner: Arc::new(build(pairs, specials, pattern)?),
+            inner: Arc::new(build(vocab, specials, pattern)?),
         })
     }
 

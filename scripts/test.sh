@@ -12,5 +12,8 @@ echo "== cargo test"
 cargo test -p tokenbytes-core --quiet
 echo "== ruff"
 ruff check python tests bench
+echo "== mypy and stubtest (the .pyi stub matches the compiled module)"
+python -m mypy python/tokenbytes
+python -m mypy.stubtest tokenbytes._core
 echo "== pytest (against the installed wheel)"
 python -m pytest -p no:cacheprovider "$@"

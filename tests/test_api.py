@@ -140,3 +140,37 @@ def test_threads_argument() -> None:
         enc.encode_batch(["a"], num_threads=0)
     with pytest.raises(TypeError, match="num_threads"):
         enc.encode_batch(["a"], num_threads="2")  # type: ignore[arg-type]
+
+
+UNSTABLE_PROMPTS = [
+    "hello wor",
+    "http:",
+    "def hello_wor",
+    "The capital of France is",
+    "x = 1\n",
+    "line\n  ",
+    "trailing space ",
+    "数字 123",
+    "naïve café",
+    "a<|endoftext|>",
+    "",
+]
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base", "r50k_base"])
+def test_encode_with_unstable_matches_tiktoken(name: str) -> None:
+    a, b = ours(name), reference(name)
+    for prompt in UNSTABLE_PROMPTS:
+        stable, completions = a.encode_with_unstable(prompt, allowed_special="all")
+        ref_stable, ref_completions = b.encode_with_unstable(prompt, allowed_special="all")
+        assert stable == ref_stable, prompt
+        assert sorted(completions) == sorted(ref_completions), prompt
+    stable, completions = ours("cl100k_base").encode_with_unstable("hello wor")
+    assert stable == [15339] and len(completions) == 119 and [1917] in completions
+
+
+def test_encode_with_unstable_survives_surrogates() -> None:
+    enc = ours("cl100k_base")
+    stable, completions = enc.encode_with_unstable("ab \ud83d")
+    assert enc.encode("ab \ud83d")[: len(stable)] == stable
+    assert completions

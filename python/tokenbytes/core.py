@@ -241,6 +241,33 @@ class Encoding:
         except UnicodeEncodeError:
             return self._core.encode(_repair_surrogates(text), allowed, disallowed)
 
+    def encode_with_unstable(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = frozenset(),
+        disallowed_special: AllowedSpecial = "all",
+    ) -> tuple[list[int], list[list[int]]]:
+        """Stable tokens of `text` and the token sequences that may continue them.
+
+        The tokens of the last piece can change when text is appended, so
+        they are left out of the first list; the second lists every token
+        sequence that could encode those bytes plus a continuation (single
+        tokens that extend them, re-encodings with a token that straddles
+        their end, and a split before trailing whitespace). The semantics are
+        tiktoken's, whose docstring marks this API as unstable; completions
+        come back sorted. Unlike tiktoken 0.14, odd `str` input (lone
+        surrogates) is repaired instead of raising.
+
+        Raises:
+            ValueError: `text` contains a disallowed special token.
+        """
+        allowed, disallowed = _policy(allowed_special, disallowed_special)
+        try:
+            return self._core.encode_with_unstable(text, allowed, disallowed)
+        except UnicodeEncodeError:
+            return self._core.encode_with_unstable(_repair_surrogates(text), allowed, disallowed)
+
     def encode_to_numpy(
         self,
         text: str,

@@ -42,6 +42,45 @@ static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
 struct PieceCache {
     owner: u64,
     map: FxHashMap<Box<[u8]>, Box<[Rank]>>,
+    pairs: PairMemo,
+}
+
+/// log2 of the number of entries of the per-thread pair memo.
+const PAIR_MEMO_BITS: u32 = 16;
+
+/// Direct-mapped memo of `(left rank, right rank) → rank of the join`,
+/// filled from the token table on a miss. Small enough to stay in L2.
+struct PairMemo {
+    keys: Box<[u64]>,
+    ranks: Box<[Rank]>,
+}
+
+impl Default for PairMemo {
+    fn default() -> Self {
+        Self {
+            keys: vec![u64::MAX; 1 << PAIR_MEMO_BITS].into_boxed_slice(),
+            ranks: vec![NO_RANK; 1 << PAIR_MEMO_BITS].into_boxed_slice(),
+        }
+    }
+}
+
+impl PairMemo {
+    fn clear(&mut self) {
+        self.keys.fill(u64::MAX);
+    }
+
+    #[inline(always)]
+    fn get_or(&mut self, left: Rank, right: Rank, compute: impl FnOnce() -> Rank) -> Rank {
+        let key = u64::from(left) << 32 | u64::from(right);
+        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_MEMO_BITS)) as usize;
+        if self.keys[slot] == key {
+            return self.ranks[slot];
+        }
+        let r = compute();
+        self.keys[slot] = key;
+        self.ranks[slot] = r;
+        r
+    }
 }
 
 thread_local! {
@@ -59,6 +98,8 @@ pub struct CoreBpe {
     max_token_len: usize,
     /// Identifies this encoder's entries in the per-thread piece cache.
     id: u64,
+    /// Mergeable ranks sorted by token bytes, built on first use.
+    sorted: std::sync::OnceLock<Vec<Rank>>,
     /// Rank of every two-byte string (`NO_RANK` if not a token), indexed by
     /// `first << 8 | second`: the first round of every merge reads here.
     byte_pairs: Box<[Rank]>,
@@ -88,6 +129,7 @@ impl CoreBpe {
             pretokenizer,
             max_token_len,
             id: NEXT_ENCODER_ID.fetch_add(1, Ordering::Relaxed),
+            sorted: std::sync::OnceLock::new(),
             byte_pairs,
         })
     }
@@ -152,13 +194,17 @@ impl CoreBpe {
             if cache.owner != self.id {
                 cache.owner = self.id;
                 cache.map.clear();
+                cache.pairs.clear();
             }
             if let Some(ids) = cache.map.get(piece) {
                 out.extend_from_slice(ids);
                 return;
             }
             let start = out.len();
-            self.merge(piece, out);
+            let memo = &mut cache.pairs;
+            self.scan_with(piece, out, |l, r, a, b| {
+                memo.get_or(l, r, || self.span_rank(piece, a, b))
+            });
             if cache.map.len() >= CACHE_MAX_ENTRIES {
                 cache.map.clear();
             }
@@ -192,9 +238,21 @@ impl CoreBpe {
     /// that is not a token). Each step merges the leftmost lowest pair.
     /// Scratch lives on the stack: no allocation per piece.
     pub fn merge_by_scan(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        self.scan_with(piece, out, |_, _, a, b| self.span_rank(piece, a, b));
+    }
+
+    /// [`Self::merge_by_scan`] with a caller-supplied pair lookup
+    /// `lookup(left rank, right rank, start, end)` → rank of `piece[start..end]`.
+    #[inline]
+    fn scan_with(
+        &self,
+        piece: &[u8],
+        out: &mut Vec<Rank>,
+        mut lookup: impl FnMut(Rank, Rank, usize, usize) -> Rank,
+    ) {
         let n = piece.len();
         if n >= LARGE_PIECE {
-            self.merge_by_heap(piece, out);
+            self.heap_with(piece, out, lookup);
             return;
         }
         let mut starts = [0u8; LARGE_PIECE + 1];
@@ -229,11 +287,20 @@ impl CoreBpe {
             m -= 1;
             pair[m - 1] = NO_RANK;
             if at + 1 < m {
-                pair[at] = self.span_rank(piece, starts[at] as usize, starts[at + 2] as usize);
+                pair[at] = lookup(
+                    best,
+                    ranks[at + 1],
+                    starts[at] as usize,
+                    starts[at + 2] as usize,
+                );
             }
             if at > 0 {
-                pair[at - 1] =
-                    self.span_rank(piece, starts[at - 1] as usize, starts[at + 1] as usize);
+                pair[at - 1] = lookup(
+                    ranks[at - 1],
+                    best,
+                    starts[at - 1] as usize,
+                    starts[at + 1] as usize,
+                );
             }
         }
         out.extend_from_slice(&ranks[..m]);
@@ -245,7 +312,22 @@ impl CoreBpe {
     /// holds `(pair rank, left start)`; an entry is stale when its left part
     /// is gone or the rank of its pair changed, and is skipped when popped.
     pub fn merge_by_heap(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        self.heap_with(piece, out, |_, _, a, b| self.span_rank(piece, a, b));
+    }
+
+    /// [`Self::merge_by_heap`] with a caller-supplied pair lookup (see
+    /// [`Self::scan_with`]).
+    fn heap_with(
+        &self,
+        piece: &[u8],
+        out: &mut Vec<Rank>,
+        mut lookup: impl FnMut(Rank, Rank, usize, usize) -> Rank,
+    ) {
         let n = piece.len();
+        if n < 2 {
+            out.extend(piece.iter().map(|&b| self.vocab.byte_rank(b)));
+            return;
+        }
         const NONE: usize = usize::MAX;
         // next[i]: start of the part after the part starting at i (n at the
         // end); prev[i]: start of the part before (NONE at the beginning).
@@ -274,7 +356,7 @@ impl CoreBpe {
             next[i] = k;
             if k < n {
                 prev[k] = i;
-                let nr = self.span_rank(piece, i, next[k]);
+                let nr = lookup(r, rank[k], i, next[k]);
                 pair[i] = nr;
                 if nr != NO_RANK {
                     heap.push(Reverse((nr, i)));
@@ -284,7 +366,7 @@ impl CoreBpe {
             }
             let p = prev[i];
             if p != NONE {
-                let nr = self.span_rank(piece, p, k);
+                let nr = lookup(rank[p], r, p, k);
                 pair[p] = nr;
                 if nr != NO_RANK {
                     heap.push(Reverse((nr, p)));
@@ -335,6 +417,135 @@ impl CoreBpe {
         }
         self.encode_ordinary_into(&text[pos..], &mut out)?;
         Ok(out)
+    }
+
+    /// Like [`Self::encode`], also returning how many of the final tokens
+    /// come from the last ordinary piece (0 when the text ends with an
+    /// allowed special token or is empty).
+    fn encode_tracking_last(
+        &self,
+        text: &str,
+        policy: &SpecialPolicy,
+    ) -> Result<(Vec<Rank>, usize)> {
+        self.specials.check_disallowed(text, policy)?;
+        let found = self.specials.find_allowed(text, policy);
+        let mut out = Vec::with_capacity(text.len() / 3 + 1);
+        let mut last = 0;
+        let mut pos = 0;
+        let mut segment = |seg: &str, out: &mut Vec<Rank>| -> Result<()> {
+            self.pretokenizer.split(seg, |piece| {
+                let before = out.len();
+                self.encode_piece_into(piece.as_bytes(), out);
+                last = out.len() - before;
+            })
+        };
+        for (start, end, id) in found {
+            segment(&text[pos..start], &mut out)?;
+            out.push(id);
+            pos = end;
+        }
+        let tail = &text[pos..];
+        segment(tail, &mut out)?;
+        if tail.is_empty() || out.is_empty() {
+            last = 0;
+        }
+        Ok((out, last))
+    }
+
+    /// Ranks of the mergeable tokens sorted by their bytes (built on first
+    /// use), for prefix searches.
+    fn sorted_ranks(&self) -> &[Rank] {
+        self.sorted.get_or_init(|| {
+            let mut v: Vec<Rank> = self.vocab.iter().map(|(_, r)| r).collect();
+            v.sort_unstable_by(|&a, &b| self.vocab.token_bytes(a).cmp(&self.vocab.token_bytes(b)));
+            v
+        })
+    }
+
+    /// Ranks of the mergeable tokens whose bytes start with `prefix`.
+    fn tokens_starting_with<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = Rank> + 'a {
+        let sorted = self.sorted_ranks();
+        let bytes = move |r: Rank| self.vocab.token_bytes(r).unwrap_or_default();
+        let start = sorted.partition_point(|&r| bytes(r) < prefix);
+        sorted[start..]
+            .iter()
+            .copied()
+            .take_while(move |&r| bytes(r).starts_with(prefix))
+    }
+
+    /// tiktoken's `encode_with_unstable`: the tokens that cannot change
+    /// whatever text is appended, and the possible token sequences that
+    /// continue them.
+    ///
+    /// The last piece of the text (extended backwards over tokens made only
+    /// of spaces, tabs and newlines, whose pre-token boundaries can move) is
+    /// unstable. A completion is any single token that starts with the
+    /// unstable bytes, or, for every way to cut the unstable bytes into a
+    /// kept head and a tail, the encoding of head + a token starting with
+    /// the tail, truncated once it covers the unstable bytes; plus, when the
+    /// unstable bytes end in whitespace, their encoding with that last
+    /// character as its own piece. Completions are returned sorted.
+    ///
+    /// # Errors
+    /// As [`Self::encode`].
+    pub fn encode_with_unstable(
+        &self,
+        text: &str,
+        policy: &SpecialPolicy,
+    ) -> Result<(Vec<Rank>, Vec<Vec<Rank>>)> {
+        let (mut tokens, mut last) = self.encode_tracking_last(text, policy)?;
+        if last == 0 {
+            return Ok((tokens, Vec::new()));
+        }
+        let all_space = |t: Rank| {
+            self.vocab
+                .token_bytes(t)
+                .is_some_and(|b| b.iter().all(|c| matches!(c, b' ' | b'\n' | b'\t')))
+        };
+        if all_space(tokens[tokens.len() - last]) {
+            while last < tokens.len() && all_space(tokens[tokens.len() - last - 1]) {
+                last += 1;
+            }
+        }
+        let unstable = self.decode_bytes(&tokens[tokens.len() - last..])?;
+        tokens.truncate(tokens.len() - last);
+        let mut completions: std::collections::BTreeSet<Vec<Rank>> =
+            std::collections::BTreeSet::new();
+        for r in self.tokens_starting_with(&unstable) {
+            completions.insert(vec![r]);
+        }
+        for cut in 1..unstable.len() {
+            let (head, tail) = unstable.split_at(cut);
+            for r in self.tokens_starting_with(tail) {
+                let mut joined = head.to_vec();
+                joined.extend_from_slice(self.vocab.token_bytes(r).unwrap_or_default());
+                let encoded = match std::str::from_utf8(&joined) {
+                    Ok(s) => self.encode_ordinary(s)?,
+                    Err(_) => self.encode_piece(&joined),
+                };
+                let mut seq = Vec::new();
+                let mut covered = 0;
+                for t in encoded {
+                    seq.push(t);
+                    covered += self.vocab.token_bytes(t).map_or(0, <[u8]>::len);
+                    if covered >= unstable.len() {
+                        break;
+                    }
+                }
+                completions.insert(seq);
+            }
+        }
+        if unstable.len() > 1 {
+            if let Some((c, size)) = last_char(&unstable) {
+                if c.is_whitespace() && size < unstable.len() {
+                    let split = unstable.len() - size;
+                    let mut seq = self.encode_piece(&unstable[..split]);
+                    seq.extend(self.encode_piece(&unstable[split..]));
+                    completions.insert(seq);
+                }
+            }
+        }
+        Ok((tokens, completions.into_iter().collect()))
     }
 
     /// Number of tokens `encode` would return.
@@ -453,6 +664,19 @@ impl CoreBpe {
     }
 }
 
+/// The last UTF-8 character of `bytes` and its length, if the bytes end
+/// with a complete, valid character.
+fn last_char(bytes: &[u8]) -> Option<(char, usize)> {
+    let from = bytes.len().saturating_sub(4);
+    (from..bytes.len()).find_map(|i| {
+        std::str::from_utf8(&bytes[i..]).ok().and_then(|s| {
+            let mut it = s.chars();
+            let c = it.next()?;
+            it.next().is_none().then_some((c, bytes.len() - i))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,6 +714,9 @@ mod tests {
             bpe.merge_by_heap(&piece, &mut b);
             assert_eq!(a, b, "piece {:?}", String::from_utf8_lossy(&piece));
             assert_eq!(bpe.decode_bytes(&a).unwrap(), piece);
+            // The cached path (piece cache + pair memo) agrees, twice.
+            assert_eq!(bpe.encode_piece(&piece), a);
+            assert_eq!(bpe.encode_piece(&piece), a);
         }
     }
 

@@ -38,17 +38,24 @@ fn prefix(b: &[u8]) -> u64 {
     }
 }
 
+/// Multiply into 128 bits and fold: every input bit reaches every output bit.
+#[inline(always)]
+fn fold_mul(x: u64, y: u64) -> u64 {
+    let m = u128::from(x) * u128::from(y);
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
 #[inline(always)]
 fn hash(b: &[u8], first: u64) -> u64 {
-    let mut h = (first ^ (b.len() as u64).rotate_right(8)).wrapping_mul(K);
+    let mut h = fold_mul(first ^ (b.len() as u64).rotate_right(8), K);
     if b.len() > 8 {
         let mut rest = &b[8..];
         while rest.len() >= 8 {
-            h = (h.rotate_left(23) ^ prefix(&rest[..8])).wrapping_mul(K);
+            h = fold_mul(h ^ prefix(&rest[..8]), K);
             rest = &rest[8..];
         }
         if !rest.is_empty() {
-            h = (h.rotate_left(23) ^ prefix(rest)).wrapping_mul(K);
+            h = fold_mul(h ^ prefix(rest), K);
         }
     }
     h

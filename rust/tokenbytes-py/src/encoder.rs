@@ -272,6 +272,20 @@ impl PyCoreBpe {
         py.detach(|| self.inner.encode(text, &pol)).map_err(to_py)
     }
 
+    /// Stable tokens and possible completions (tiktoken's unstable API).
+    #[pyo3(signature = (text, allowed_special, disallowed_special))]
+    fn encode_with_unstable(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+        disallowed_special: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Vec<Rank>, Vec<Vec<Rank>>)> {
+        let pol = policy(allowed_special, disallowed_special)?;
+        py.detach(|| self.inner.encode_with_unstable(text, &pol))
+            .map_err(to_py)
+    }
+
     /// Encode into a new `uint32` numpy array (no copy of the ids).
     #[pyo3(signature = (text, allowed_special, disallowed_special))]
     fn encode_to_numpy<'py>(

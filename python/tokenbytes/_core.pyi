@@ -1,0 +1,95 @@
+"""Type stubs of the private extension module `tokenbytes._core` (Rust, PyO3)."""
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+def default_threads() -> int: ...
+
+class CoreBpe:
+    """The compiled encoder: vocabulary, special tokens and pre-tokenizer."""
+
+    def __new__(
+        cls, mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int], pattern: str
+    ) -> CoreBpe: ...
+    @staticmethod
+    def from_tiktoken_bytes(
+        data: bytes, special_tokens: dict[str, int], pattern: str
+    ) -> CoreBpe: ...
+    @property
+    def pattern(self) -> str: ...
+    @property
+    def rank_bound(self) -> int: ...
+    @property
+    def n_mergeable(self) -> int: ...
+    def special_tokens(self) -> dict[str, int]: ...
+    def mergeable_ranks(self) -> dict[bytes, int]: ...
+    def encode_ordinary(self, text: str) -> list[int]: ...
+    def encode(
+        self,
+        text: str,
+        allowed_special: Iterable[str] | None,
+        disallowed_special: Iterable[str] | None,
+    ) -> list[int]: ...
+    def encode_with_unstable(
+        self,
+        text: str,
+        allowed_special: Iterable[str] | None,
+        disallowed_special: Iterable[str] | None,
+    ) -> tuple[list[int], list[list[int]]]: ...
+    def encode_to_numpy(
+        self,
+        text: str,
+        allowed_special: Iterable[str] | None,
+        disallowed_special: Iterable[str] | None,
+    ) -> npt.NDArray[np.uint32]: ...
+    def count(
+        self,
+        text: str,
+        allowed_special: Iterable[str] | None,
+        disallowed_special: Iterable[str] | None,
+    ) -> int: ...
+    def encode_ordinary_batch(self, texts: Sequence[str], num_threads: int) -> list[list[int]]: ...
+    def encode_batch(
+        self,
+        texts: Sequence[str],
+        num_threads: int,
+        allowed_special: Iterable[str] | None,
+        disallowed_special: Iterable[str] | None,
+    ) -> list[list[int]]: ...
+    def encode_bytes(self, data: bytes) -> list[int]: ...
+    def encode_single_piece(self, piece: bytes) -> list[int]: ...
+    def encode_single_token(self, piece: bytes) -> int: ...
+    def decode_bytes(self, tokens: Iterable[int]) -> bytes: ...
+    def decode_bytes_batch(self, batch: Iterable[Iterable[int]]) -> list[bytes]: ...
+    def decode_single_token_bytes(self, token: int) -> bytes: ...
+    def decode_tokens_bytes(self, tokens: Iterable[int]) -> list[bytes]: ...
+    def decode_with_offsets(self, tokens: Iterable[int]) -> tuple[bytes, list[int]]: ...
+    def token_byte_values(self) -> list[bytes]: ...
+    def pretokenize(self, text: str) -> list[str]: ...
+
+# Batch-level dynamic token merging (wrapped by tokenbytes.dynamic). Both
+# return a dict of numpy arrays: ids, seq_starts, spans, vocab_parts,
+# vocab_starts, vocab_part_n_bytes, merge_parts, merge_bounds, merge_counts,
+# lengths_before, lengths_after, and the int word_level_length.
+def dynamic_merge_texts(
+    core: CoreBpe,
+    texts: Iterable[str],
+    boundary: str,
+    max_merges: int | None,
+    target_length: int | None,
+    gap_fraction: float | None,
+    allowed_special: Iterable[str] | None,
+    disallowed_special: Iterable[str] | None,
+) -> dict[str, npt.NDArray[np.generic] | int]: ...
+def dynamic_merge_ids(
+    core: CoreBpe,
+    batch: Iterable[Iterable[int] | npt.NDArray[np.uint32]],
+    boundary: str,
+    max_merges: int | None,
+    target_length: int | None,
+    gap_fraction: float | None,
+) -> dict[str, npt.NDArray[np.generic] | int]: ...

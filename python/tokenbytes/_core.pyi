@@ -31,34 +31,34 @@ class CoreBpe:
     def encode(
         self,
         text: str,
-        allowed_special: Iterable[str] | None,
-        disallowed_special: Iterable[str] | None,
+        allowed_special: Iterable[str] | str | None,
+        disallowed_special: Iterable[str] | str | None,
     ) -> list[int]: ...
     def encode_with_unstable(
         self,
         text: str,
-        allowed_special: Iterable[str] | None,
-        disallowed_special: Iterable[str] | None,
+        allowed_special: Iterable[str] | str | None,
+        disallowed_special: Iterable[str] | str | None,
     ) -> tuple[list[int], list[list[int]]]: ...
     def encode_to_numpy(
         self,
         text: str,
-        allowed_special: Iterable[str] | None,
-        disallowed_special: Iterable[str] | None,
+        allowed_special: Iterable[str] | str | None,
+        disallowed_special: Iterable[str] | str | None,
     ) -> npt.NDArray[np.uint32]: ...
     def count(
         self,
         text: str,
-        allowed_special: Iterable[str] | None,
-        disallowed_special: Iterable[str] | None,
+        allowed_special: Iterable[str] | str | None,
+        disallowed_special: Iterable[str] | str | None,
     ) -> int: ...
     def encode_ordinary_batch(self, texts: Sequence[str], num_threads: int) -> list[list[int]]: ...
     def encode_batch(
         self,
         texts: Sequence[str],
         num_threads: int,
-        allowed_special: Iterable[str] | None,
-        disallowed_special: Iterable[str] | None,
+        allowed_special: Iterable[str] | str | None,
+        disallowed_special: Iterable[str] | str | None,
     ) -> list[list[int]]: ...
     def encode_bytes(self, data: bytes) -> list[int]: ...
     def encode_single_piece(self, piece: bytes) -> list[int]: ...
@@ -73,8 +73,9 @@ class CoreBpe:
 
 # Batch-level dynamic token merging (wrapped by tokenbytes.dynamic). Both
 # return a dict of numpy arrays: ids, seq_starts, spans, vocab_parts,
-# vocab_starts, vocab_part_n_bytes, merge_parts, merge_bounds, merge_counts,
-# lengths_before, lengths_after, and the int word_level_length.
+# vocab_starts, vocab_part_n_bytes, merge_left, merge_right, merge_counts,
+# token_left, token_right, lengths_before, lengths_after, and the int
+# word_level_length.
 def dynamic_merge_texts(
     core: CoreBpe,
     texts: Iterable[str],
@@ -82,8 +83,8 @@ def dynamic_merge_texts(
     max_merges: int | None,
     target_length: int | None,
     gap_fraction: float | None,
-    allowed_special: Iterable[str] | None,
-    disallowed_special: Iterable[str] | None,
+    allowed_special: Iterable[str] | str | None,
+    disallowed_special: Iterable[str] | str | None,
 ) -> dict[str, npt.NDArray[np.generic] | int]: ...
 def dynamic_merge_ids(
     core: CoreBpe,

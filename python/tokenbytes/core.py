@@ -33,21 +33,6 @@ def _repair_surrogates(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def _policy(allowed_special: Any, disallowed_special: Any) -> tuple[Any, Any]:
-    allowed = (
-        None if isinstance(allowed_special, str) and allowed_special == "all" else allowed_special
-    )
-    disallowed = (
-        None
-        if isinstance(disallowed_special, str) and disallowed_special == "all"
-        else disallowed_special
-    )
-    for name, value in (("allowed_special", allowed), ("disallowed_special", disallowed)):
-        if isinstance(value, (str, bytes)):
-            raise TypeError(f'{name} must be "all" or a collection of str, got {value!r}')
-    return allowed, disallowed
-
-
 def _default_threads() -> int:
     env = os.environ.get("TOKENBYTES_NUM_THREADS")
     if env:
@@ -235,11 +220,10 @@ class Encoding:
                 message names it and both keyword arguments).
             TypeError: wrong argument types.
         """
-        allowed, disallowed = _policy(allowed_special, disallowed_special)
         try:
-            return self._core.encode(text, allowed, disallowed)
+            return self._core.encode(text, allowed_special, disallowed_special)
         except UnicodeEncodeError:
-            return self._core.encode(_repair_surrogates(text), allowed, disallowed)
+            return self._core.encode(_repair_surrogates(text), allowed_special, disallowed_special)
 
     def encode_with_unstable(
         self,
@@ -262,11 +246,12 @@ class Encoding:
         Raises:
             ValueError: `text` contains a disallowed special token.
         """
-        allowed, disallowed = _policy(allowed_special, disallowed_special)
         try:
-            return self._core.encode_with_unstable(text, allowed, disallowed)
+            return self._core.encode_with_unstable(text, allowed_special, disallowed_special)
         except UnicodeEncodeError:
-            return self._core.encode_with_unstable(_repair_surrogates(text), allowed, disallowed)
+            return self._core.encode_with_unstable(
+                _repair_surrogates(text), allowed_special, disallowed_special
+            )
 
     def encode_to_numpy(
         self,
@@ -279,11 +264,12 @@ class Encoding:
 
         The array takes ownership of the ids computed in Rust (no copy).
         """
-        allowed, disallowed = _policy(allowed_special, disallowed_special)
         try:
-            return self._core.encode_to_numpy(text, allowed, disallowed)
+            return self._core.encode_to_numpy(text, allowed_special, disallowed_special)
         except UnicodeEncodeError:
-            return self._core.encode_to_numpy(_repair_surrogates(text), allowed, disallowed)
+            return self._core.encode_to_numpy(
+                _repair_surrogates(text), allowed_special, disallowed_special
+            )
 
     def count(
         self,
@@ -293,11 +279,10 @@ class Encoding:
         disallowed_special: AllowedSpecial = "all",
     ) -> int:
         """Number of tokens `encode` returns, without building a Python list."""
-        allowed, disallowed = _policy(allowed_special, disallowed_special)
         try:
-            return self._core.count(text, allowed, disallowed)
+            return self._core.count(text, allowed_special, disallowed_special)
         except UnicodeEncodeError:
-            return self._core.count(_repair_surrogates(text), allowed, disallowed)
+            return self._core.count(_repair_surrogates(text), allowed_special, disallowed_special)
 
     def encode_ordinary_batch(
         self, text: list[str], *, num_threads: int | None = None
@@ -332,12 +317,11 @@ class Encoding:
             ValueError: any string contains a disallowed special token.
         """
         n = _check_threads(num_threads)
-        allowed, disallowed = _policy(allowed_special, disallowed_special)
         try:
-            return self._core.encode_batch(text, n, allowed, disallowed)
+            return self._core.encode_batch(text, n, allowed_special, disallowed_special)
         except UnicodeEncodeError:
             fixed = [_repair_surrogates(t) for t in text]
-            return self._core.encode_batch(fixed, n, allowed, disallowed)
+            return self._core.encode_batch(fixed, n, allowed_special, disallowed_special)
 
     def encode_bytes(self, data: bytes) -> list[int]:
         """Encode arbitrary bytes, valid UTF-8 or not.

@@ -13,6 +13,23 @@ use tokenbytes_core::{pretokenize::PreTokenizer, CoreBpe, Rank};
 
 use crate::errors::to_py;
 
+/// Inputs shorter than this many bytes are processed without releasing the
+/// GIL: the release costs more than the work.
+const DETACH_MIN_BYTES: usize = 4096;
+
+/// Run `f`, releasing the GIL when the input is large enough to matter.
+fn run<T: Send>(
+    py: Python<'_>,
+    n_bytes: usize,
+    f: impl FnOnce() -> tokenbytes_core::Result<T> + Send,
+) -> PyResult<T> {
+    if n_bytes < DETACH_MIN_BYTES {
+        f().map_err(to_py)
+    } else {
+        py.detach(f).map_err(to_py)
+    }
+}
+
 /// The compiled encoder shared by every Python `Encoding` built from it.
 /// Immutable, so safe to use from any number of threads at once.
 #[pyclass(frozen, module = "tokenbytes._core", name = "CoreBpe")]
@@ -140,7 +157,8 @@ fn str_refs<'a>(owned: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
     owned.iter().map(|s| s.to_str()).collect()
 }
 
-/// `None` means "all"; otherwise a set (or any iterable) of strings.
+/// `None` or the string `"all"` mean every special token; otherwise a set
+/// (or any iterable) of strings.
 fn selection(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Selection> {
     let Some(obj) = obj else {
         return Ok(Selection::All);
@@ -148,15 +166,32 @@ fn selection(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Selection> 
     if obj.is_none() {
         return Ok(Selection::All);
     }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return if s.to_str()? == "all" {
+            Ok(Selection::All)
+        } else {
+            Err(PyTypeError::new_err(format!(
+                "{what} must be \"all\" or a collection of str, got {:?}",
+                s.to_str()?
+            )))
+        };
+    }
+    if obj.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be \"all\" or a collection of str, got bytes"
+        )));
+    }
     let mut set = FxHashSet::default();
-    let it = if let Ok(s) = obj.cast::<PySet>() {
+    let items = if let Ok(s) = obj.cast::<PySet>() {
+        s.iter().collect::<Vec<_>>()
+    } else if let Ok(s) = obj.cast::<pyo3::types::PyFrozenSet>() {
         s.iter().collect::<Vec<_>>()
     } else {
         obj.try_iter()
             .map_err(|_| PyTypeError::new_err(format!("{what} must be \"all\" or a set of str")))?
             .collect::<PyResult<Vec<_>>>()?
     };
-    for item in it {
+    for item in items {
         let s: String = item.extract().map_err(|_| {
             PyTypeError::new_err(format!("{what} must contain str, got {}", type_name(&item)))
         })?;
@@ -269,7 +304,7 @@ impl PyCoreBpe {
         disallowed_special: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<Rank>> {
         let pol = policy(allowed_special, disallowed_special)?;
-        py.detach(|| self.inner.encode(text, &pol)).map_err(to_py)
+        run(py, text.len(), || self.inner.encode(text, &pol))
     }
 
     /// Stable tokens and possible completions (tiktoken's unstable API).
@@ -310,7 +345,7 @@ impl PyCoreBpe {
         disallowed_special: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<usize> {
         let pol = policy(allowed_special, disallowed_special)?;
-        py.detach(|| self.inner.count(text, &pol)).map_err(to_py)
+        run(py, text.len(), || self.inner.count(text, &pol))
     }
 
     /// Encode many texts in parallel with no special-token handling.

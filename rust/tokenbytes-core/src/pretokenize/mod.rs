@@ -2,32 +2,97 @@
 //!
 //! Every encoding has a pattern (`pat_str`); BPE runs inside each piece and
 //! never across pieces. [`PreTokenizer::new`] recognises the patterns of the
-//! OpenAI encodings and uses a hand-written splitter for them when one exists;
+//! OpenAI encodings ([`R50K_PATTERN`], [`CL100K_PATTERN`], [`O200K_PATTERN`])
+//! and Llama-3 ([`LLAMA3_PATTERN`]) and uses a hand-written, linear-time
+//! splitter for them that produces exactly the matches of the regex engine;
 //! any other pattern runs through `fancy-regex` (look-around and possessive
 //! quantifiers supported), exactly as tiktoken does.
 
+mod fast;
+mod tables;
+
+#[cfg(test)]
+mod tests;
+
 use crate::error::{Error, Result};
+
+/// The pattern of `r50k_base`, `p50k_base`, `p50k_edit` and `gpt2`.
+pub const R50K_PATTERN: &str =
+    r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
+
+/// The pattern of `cl100k_base`.
+pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
+
+/// The pattern of `o200k_base` (and `o200k_harmony`).
+pub const O200K_PATTERN: &str = concat!(
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    "|",
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    "|",
+    r"\p{N}{1,3}",
+    "|",
+    r" ?[^\s\p{L}\p{N}]+[\r\n/]*",
+    "|",
+    r"\s*[\r\n]+",
+    "|",
+    r"\s+(?!\S)",
+    "|",
+    r"\s+",
+);
+
+/// The pattern of the Llama-3 tokenizer.
+pub const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// A compiled pre-tokenizer.
 #[derive(Debug, Clone)]
 pub struct PreTokenizer {
     pattern: String,
-    regex: fancy_regex::Regex,
+    engine: Engine,
+}
+
+#[derive(Debug, Clone)]
+enum Engine {
+    /// A hand-written splitter with the exact semantics of the pattern.
+    Fast(fast::Kind),
+    /// The general regex engine.
+    Regex(fancy_regex::Regex),
 }
 
 impl PreTokenizer {
-    /// Compile `pattern`.
+    /// Compile `pattern`. The patterns of the known encodings (the `*_PATTERN`
+    /// constants of this module, byte for byte) get a hand-written splitter;
+    /// any other pattern uses the regex engine.
     ///
     /// # Errors
     /// [`Error::Pattern`] if the pattern does not compile.
     pub fn new(pattern: &str) -> Result<Self> {
+        let kind = match pattern {
+            R50K_PATTERN => fast::Kind::R50k,
+            CL100K_PATTERN => fast::Kind::Cl100k,
+            O200K_PATTERN => fast::Kind::O200k,
+            LLAMA3_PATTERN => fast::Kind::Llama3,
+            _ => return Self::regex(pattern),
+        };
+        Ok(Self {
+            pattern: pattern.to_owned(),
+            engine: Engine::Fast(kind),
+        })
+    }
+
+    /// Compile `pattern` for the general regex engine (`fancy-regex`), even
+    /// if a hand-written splitter exists for it (reference for tests and
+    /// benchmarks).
+    ///
+    /// # Errors
+    /// [`Error::Pattern`] if the pattern does not compile.
+    pub fn regex(pattern: &str) -> Result<Self> {
         let regex = fancy_regex::RegexBuilder::new(pattern)
             .backtrack_limit(10_000_000)
             .build()
             .map_err(|e| Error::Pattern(e.to_string()))?;
         Ok(Self {
             pattern: pattern.to_owned(),
-            regex,
+            engine: Engine::Regex(regex),
         })
     }
 
@@ -37,19 +102,36 @@ impl PreTokenizer {
         &self.pattern
     }
 
+    /// Whether this pre-tokenizer uses a hand-written splitter (rather than
+    /// the regex engine).
+    #[must_use]
+    pub fn is_hand_written(&self) -> bool {
+        matches!(self.engine, Engine::Fast(_))
+    }
+
     /// Call `f` with every piece of `text`, in order. Pieces are non-empty
     /// and, for the patterns of real encodings, cover `text` completely.
     ///
     /// # Errors
-    /// [`Error::RegexRuntime`] if the regex engine gives up.
+    /// [`Error::RegexRuntime`] if the regex engine gives up (never for the
+    /// hand-written splitters).
+    #[inline]
     pub fn split<'a, F: FnMut(&'a str)>(&self, text: &'a str, mut f: F) -> Result<()> {
-        for m in self.regex.find_iter(text) {
-            let m = m.map_err(|e| Error::RegexRuntime(e.to_string()))?;
-            if !m.as_str().is_empty() {
-                f(m.as_str());
+        match &self.engine {
+            Engine::Fast(kind) => {
+                kind.split(text, f);
+                Ok(())
+            }
+            Engine::Regex(regex) => {
+                for m in regex.find_iter(text) {
+                    let m = m.map_err(|e| Error::RegexRuntime(e.to_string()))?;
+                    if !m.as_str().is_empty() {
+                        f(m.as_str());
+                    }
+                }
+                Ok(())
             }
         }
-        Ok(())
     }
 
     /// The pieces of `text` as a vector (convenience for tests and tools).

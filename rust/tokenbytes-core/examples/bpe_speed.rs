@@ -1,0 +1,121 @@
+//! Where encoding time goes, per corpus file: pre-tokenization alone, then
+//! BPE of the pieces by piece length, scan vs heap.
+//! `cargo run --release --example bpe_speed -- RANKS.tiktoken PATTERN_NAME FILE.jsonl`
+#![allow(clippy::unwrap_used)]
+use std::time::Instant;
+use tokenbytes_core::{
+    pretokenize, pretokenize::PreTokenizer, special::SpecialTokens, vocab::Vocab, CoreBpe,
+};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let vocab = Vocab::from_tiktoken(&std::fs::read(&args[1]).unwrap()).unwrap();
+    let pat = match args[2].as_str() {
+        "cl100k" => pretokenize::CL100K_PATTERN,
+        "o200k" => pretokenize::O200K_PATTERN,
+        _ => pretokenize::R50K_PATTERN,
+    };
+    let bpe = CoreBpe::new(
+        vocab,
+        SpecialTokens::new(vec![]).unwrap(),
+        PreTokenizer::new(pat).unwrap(),
+    )
+    .unwrap();
+    let texts: Vec<String> = std::fs::read_to_string(&args[3])
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let only_encode = std::env::var_os("ONLY_ENCODE").is_some();
+    let total: usize = texts.iter().map(String::len).sum();
+    let mb = total as f64 / 1e6;
+    if only_encode {
+        for _ in 0..3 {
+            let t = Instant::now();
+            let n: usize = texts
+                .iter()
+                .map(|x| bpe.encode_ordinary(x).unwrap().len())
+                .sum();
+            println!(
+                "encode: {:.1} MB/s ({n} tokens)",
+                mb / t.elapsed().as_secs_f64()
+            );
+        }
+        return;
+    }
+    let t = Instant::now();
+    let mut pieces: Vec<&str> = Vec::new();
+    for x in &texts {
+        bpe.pretokenizer().split(x, |p| pieces.push(p)).unwrap();
+    }
+    let split = t.elapsed().as_secs_f64();
+    println!("split: {:.1} MB/s ({} pieces)", mb / split, pieces.len());
+    let t = Instant::now();
+    let mut hits = 0;
+    for p in &pieces {
+        hits += usize::from(bpe.vocab().rank(p.as_bytes()).is_some());
+    }
+    println!(
+        "lookup: {:.1} MB/s ({:.1}% pieces are tokens)",
+        mb / t.elapsed().as_secs_f64(),
+        100.0 * hits as f64 / pieces.len() as f64
+    );
+    let misses: Vec<&[u8]> = pieces
+        .iter()
+        .map(|p| p.as_bytes())
+        .filter(|p| bpe.vocab().rank(p).is_none())
+        .collect();
+    for (lo, hi) in [
+        (2, 8),
+        (8, 16),
+        (16, 32),
+        (32, 64),
+        (64, 128),
+        (128, 100_000),
+    ] {
+        let group: Vec<&[u8]> = misses
+            .iter()
+            .copied()
+            .filter(|p| p.len() >= lo && p.len() < hi)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let bytes: usize = group.iter().map(|p| p.len()).sum();
+        let mut out = Vec::new();
+        let t = Instant::now();
+        for p in &group {
+            out.clear();
+            bpe.merge_by_scan(p, &mut out);
+        }
+        let scan = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for p in &group {
+            out.clear();
+            bpe.merge_by_heap(p, &mut out);
+        }
+        let heap = t.elapsed().as_secs_f64();
+        println!(
+            "  len {lo:>3}..{hi:<6} {:>7} pieces {:>9} bytes: scan {:.3}s heap {:.3}s",
+            group.len(),
+            bytes,
+            scan,
+            heap
+        );
+    }
+    let t = Instant::now();
+    let mut n = 0;
+    for x in &texts {
+        n += bpe.encode_ordinary(x).unwrap().len();
+    }
+    println!(
+        "encode: {:.1} MB/s ({} tokens)",
+        mb / t.elapsed().as_secs_f64(),
+        n
+    );
+}

@@ -8,6 +8,7 @@ A drop-in replacement for tiktoken (``import tokenbytes as tiktoken``)::
     assert enc.decode(ids) == "hello world"
 """
 
+from tokenbytes import dynamic
 from tokenbytes._core import __version__
 from tokenbytes.core import Encoding
 from tokenbytes.load import load_tiktoken_bpe
@@ -17,6 +18,7 @@ from tokenbytes.registry import get_encoding, list_encoding_names
 __all__ = [
     "Encoding",
     "__version__",
+    "dynamic",
     "encoding_for_model",
     "encoding_name_for_model",
     "get_encoding",

@@ -1,14 +1,18 @@
 """Type stubs of the private extension module `tokenbytes._core` (Rust, PyO3)."""
 
 from collections.abc import Iterable, Sequence
+from typing import final
 
 import numpy as np
 import numpy.typing as npt
+
+__all__ = ["CoreBpe", "__version__", "default_threads", "dynamic_merge_ids", "dynamic_merge_texts"]
 
 __version__: str
 
 def default_threads() -> int: ...
 
+@final
 class CoreBpe:
     """The compiled encoder: vocabulary, special tokens and pre-tokenizer."""
 

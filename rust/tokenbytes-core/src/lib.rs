@@ -13,6 +13,7 @@
 //! Token ids are [`Rank`]s (`u32`), as in tiktoken: a lower rank merges first.
 
 pub mod bpe;
+pub mod dynamic;
 pub mod error;
 pub mod parallel;
 pub mod pretokenize;

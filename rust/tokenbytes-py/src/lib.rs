@@ -1,6 +1,7 @@
 //! PyO3 bindings of tokenbytes: argument conversion, GIL release and error
 //! mapping only. All algorithms live in `tokenbytes-core`.
 
+mod dynamic;
 mod encoder;
 mod errors;
 
@@ -12,5 +13,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<encoder::PyCoreBpe>()?;
     m.add_function(wrap_pyfunction!(encoder::default_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(dynamic::dynamic_merge_texts, m)?)?;
+    m.add_function(wrap_pyfunction!(dynamic::dynamic_merge_ids, m)?)?;
     Ok(())
 }

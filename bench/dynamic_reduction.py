@@ -13,7 +13,7 @@ with ``tokenbytes.dynamic.merge_batch`` (boundary "pretoken" unless
 * the % reduction 100·(L0 − L)/L0 of each, and the mean over languages.
 
 Prints the table, writes it between markers into
-``bench/DYNAMIC_README_SECTION.md`` and draws ``bench/dynamic_reduction.png``
+``README.md`` and draws ``bench/dynamic_reduction.png``
 (grouped bars; needs matplotlib). Deterministic: the numbers depend only on
 the corpus and the vocabularies.
 
@@ -36,7 +36,7 @@ from tokenbytes.dynamic import merge_batch
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TOKENBYTES_SHARED", REPO.parent / "shared"))
-SECTION = REPO / "bench" / "DYNAMIC_README_SECTION.md"
+SECTION = REPO / "README.md"
 PNG = REPO / "bench" / "dynamic_reduction.png"
 ENCODINGS = ("o200k_base", "cl100k_base")
 BATCH = 32

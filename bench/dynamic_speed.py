@@ -20,7 +20,7 @@ Per encoding × source it reports:
 
 The process is pinned to one CPU (``os.sched_setaffinity``) where possible;
 merge_batch runs on the calling thread anyway. Writes its table between
-markers into ``bench/DYNAMIC_README_SECTION.md`` unless ``--no-write``.
+markers into ``README.md`` unless ``--no-write``.
 
 Usage::
 
@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from dynamic_reference import reference_merge  # noqa: E402
 
 SHARED = Path(os.environ.get("TOKENBYTES_SHARED", REPO.parent / "shared"))
-SECTION = REPO / "bench" / "DYNAMIC_README_SECTION.md"
+SECTION = REPO / "README.md"
 SOURCES = [
     "bench/en_prose", "bench/multi_eu", "bench/code", "bench/cjk",
     "udhr/de-1996", "udhr/ru", "udhr/tr", "udhr/el-monoton", "udhr/hi", "udhr/ar", "udhr/th",

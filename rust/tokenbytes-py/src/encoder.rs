@@ -30,6 +30,85 @@ fn run<T: Send>(
     }
 }
 
+/// Batches with at least this many bytes in total are encoded in chunks of
+/// about `STREAM_CHUNK_BYTES`, so that building the Python lists of one
+/// chunk (which needs the GIL, ~20 ns per token) overlaps with encoding the
+/// next one on the pool.
+const STREAM_MIN_BYTES: usize = 1 << 20;
+const STREAM_CHUNK_BYTES: usize = 256 << 10;
+
+/// Encode `texts` with `f` on `threads` workers and return a list of lists,
+/// in input order. The GIL is released while encoding.
+fn batch_to_lists<'py>(
+    py: Python<'py>,
+    texts: &[&str],
+    threads: usize,
+    f: impl Fn(&str) -> tokenbytes_core::Result<Vec<Rank>> + Sync,
+) -> PyResult<Bound<'py, PyList>> {
+    use tokenbytes_core::parallel;
+    let total: usize = texts.iter().map(|t| t.len()).sum();
+    if threads <= 1 || total < STREAM_MIN_BYTES || texts.len() < 4 {
+        let lists = py
+            .detach(|| parallel::map(texts, threads, |t| f(t)))
+            .map_err(to_py)?;
+        return PyList::new(py, lists);
+    }
+    let mut chunks: Vec<&[&str]> = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, t) in texts.iter().enumerate() {
+        bytes += t.len();
+        if bytes >= STREAM_CHUNK_BYTES {
+            chunks.push(&texts[start..=i]);
+            start = i + 1;
+            bytes = 0;
+        }
+    }
+    if start < texts.len() {
+        chunks.push(&texts[start..]);
+    }
+    let out = PyList::empty(py);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<tokenbytes_core::Result<Vec<Vec<Rank>>>>(2);
+    let (f, chunks_ref) = (&f, &chunks);
+    std::thread::scope(|scope| -> PyResult<()> {
+        scope.spawn(move || {
+            // A panic must not cross the scope (it would re-panic in this
+            // thread); the receiver then sees the channel close early.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                for chunk in chunks_ref {
+                    let r = parallel::map(chunk, threads, |t| f(t));
+                    let failed = r.is_err();
+                    if tx.send(r).is_err() || failed {
+                        break;
+                    }
+                }
+            }));
+        });
+        // `rx` lives in this closure only: on an early return it is
+        // dropped before the scope joins the producer, whose next send
+        // then fails and ends it.
+        let mut rx = rx;
+        for _ in 0..chunks.len() {
+            let (msg, back) = py.detach(move || (rx.recv(), rx));
+            rx = back;
+            match msg {
+                Ok(Ok(lists)) => {
+                    for ids in lists {
+                        out.append(PyList::new(py, ids)?)?;
+                    }
+                }
+                Ok(Err(e)) => return Err(to_py(e)),
+                Err(_) => {
+                    return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                        "internal error: the batch encoder stopped before the end of the batch",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// The compiled encoder shared by every Python `Encoding` built from it.
 /// Immutable, so safe to use from any number of threads at once.
 #[pyclass(frozen, module = "tokenbytes._core", name = "CoreBpe")]
@@ -349,37 +428,31 @@ impl PyCoreBpe {
     }
 
     /// Encode many texts in parallel with no special-token handling.
-    fn encode_ordinary_batch(
+    fn encode_ordinary_batch<'py>(
         &self,
-        py: Python<'_>,
-        texts: &Bound<'_, PyAny>,
+        py: Python<'py>,
+        texts: &Bound<'py, PyAny>,
         num_threads: usize,
-    ) -> PyResult<Vec<Vec<Rank>>> {
+    ) -> PyResult<Bound<'py, PyList>> {
         let owned = strings_of(texts)?;
         let texts = str_refs(&owned)?;
-        py.detach(|| {
-            tokenbytes_core::parallel::map(&texts, num_threads, |t| self.inner.encode_ordinary(t))
-        })
-        .map_err(to_py)
+        batch_to_lists(py, &texts, num_threads, |t| self.inner.encode_ordinary(t))
     }
 
     /// Encode many texts in parallel under one special-token policy.
     #[pyo3(signature = (texts, num_threads, allowed_special, disallowed_special))]
-    fn encode_batch(
+    fn encode_batch<'py>(
         &self,
-        py: Python<'_>,
-        texts: &Bound<'_, PyAny>,
+        py: Python<'py>,
+        texts: &Bound<'py, PyAny>,
         num_threads: usize,
-        allowed_special: Option<&Bound<'_, PyAny>>,
-        disallowed_special: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Vec<Vec<Rank>>> {
+        allowed_special: Option<&Bound<'py, PyAny>>,
+        disallowed_special: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let owned = strings_of(texts)?;
         let texts = str_refs(&owned)?;
         let pol = policy(allowed_special, disallowed_special)?;
-        py.detach(|| {
-            tokenbytes_core::parallel::map(&texts, num_threads, |t| self.inner.encode(t, &pol))
-        })
-        .map_err(to_py)
+        batch_to_lists(py, &texts, num_threads, |t| self.inner.encode(t, &pol))
     }
 
     /// Encode arbitrary bytes (need not be UTF-8).

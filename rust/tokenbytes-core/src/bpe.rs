@@ -16,72 +16,35 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustc_hash::FxHashMap;
-
 use crate::error::{Error, Result};
+use crate::long_piece;
 use crate::pretokenize::PreTokenizer;
 use crate::special::{SpecialPolicy, SpecialTokens};
 use crate::vocab::Vocab;
 use crate::Rank;
 
-/// Pieces of at least this many bytes use the heap merge (measured on the
-/// shared corpus: the scan, allocation-free, is as fast up to 64 bytes).
-pub const LARGE_PIECE: usize = 64;
+mod cache;
+use cache::PieceCache;
+
+/// Pieces of at least this many bytes use the heap merge with allocated
+/// scratch ([`CoreBpe::merge_by_heap`]); shorter ones are merged on stack
+/// scratch with no allocation.
+pub const LARGE_PIECE: usize = 128;
+
+/// Pieces of at least this many bytes are first merged with the radix-heap
+/// algorithm of [`crate::long_piece`] (about 3–10x faster than the binary
+/// heap on a million bytes; measured with `examples/long_piece.rs`).
+pub const BUCKET_MIN_PIECE: usize = 256;
+
+/// Pieces shorter than this use the vector scan; from this length up a
+/// binary heap on the stack (fewer instructions on CJK text, whose pieces
+/// are long strings of 3-byte characters).
+const SCAN_MAX: usize = 12;
 
 /// Pieces up to this long that need merging are remembered per thread.
 const CACHE_MAX_PIECE: usize = 64;
-/// The per-thread piece cache is emptied when it holds this many pieces.
-const CACHE_MAX_ENTRIES: usize = 1 << 16;
 
 static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
-
-/// Per-thread memo of recent pieces that needed merging, for one encoder
-/// at a time (text repeats its words; BPE of a piece is pure, so a hit
-/// returns exactly what merging would).
-#[derive(Default)]
-struct PieceCache {
-    owner: u64,
-    map: FxHashMap<Box<[u8]>, Box<[Rank]>>,
-    pairs: PairMemo,
-}
-
-/// log2 of the number of entries of the per-thread pair memo.
-const PAIR_MEMO_BITS: u32 = 16;
-
-/// Direct-mapped memo of `(left rank, right rank) → rank of the join`,
-/// filled from the token table on a miss. Small enough to stay in L2.
-struct PairMemo {
-    keys: Box<[u64]>,
-    ranks: Box<[Rank]>,
-}
-
-impl Default for PairMemo {
-    fn default() -> Self {
-        Self {
-            keys: vec![u64::MAX; 1 << PAIR_MEMO_BITS].into_boxed_slice(),
-            ranks: vec![NO_RANK; 1 << PAIR_MEMO_BITS].into_boxed_slice(),
-        }
-    }
-}
-
-impl PairMemo {
-    fn clear(&mut self) {
-        self.keys.fill(u64::MAX);
-    }
-
-    #[inline(always)]
-    fn get_or(&mut self, left: Rank, right: Rank, compute: impl FnOnce() -> Rank) -> Rank {
-        let key = u64::from(left) << 32 | u64::from(right);
-        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_MEMO_BITS)) as usize;
-        if self.keys[slot] == key {
-            return self.ranks[slot];
-        }
-        let r = compute();
-        self.keys[slot] = key;
-        self.ranks[slot] = r;
-        r
-    }
-}
 
 thread_local! {
     static PIECE_CACHE: RefCell<PieceCache> = RefCell::new(PieceCache::default());
@@ -179,16 +142,14 @@ impl CoreBpe {
                         return;
                     }
                 }
-                if piece.len() <= CACHE_MAX_PIECE {
-                    self.merge_cached(piece, out);
-                } else {
-                    self.merge_by_heap(piece, out);
-                }
+                self.merge_cached(piece, out);
             }
         }
     }
 
-    /// Merge a piece that is not a token, through the per-thread cache.
+    /// Merge a piece that is not a token, through the per-thread caches
+    /// (pieces up to [`CACHE_MAX_PIECE`] bytes are remembered whole; all
+    /// use the pair memo).
     fn merge_cached(&self, piece: &[u8], out: &mut Vec<Rank>) {
         PIECE_CACHE.with(|cell| {
             let Ok(mut cache) = cell.try_borrow_mut() else {
@@ -196,11 +157,17 @@ impl CoreBpe {
                 return;
             };
             if cache.owner != self.id {
-                cache.owner = self.id;
-                cache.map.clear();
-                cache.pairs.clear();
+                cache.reset(self.id);
             }
-            if let Some(ids) = cache.map.get(piece) {
+            if piece.len() > CACHE_MAX_PIECE {
+                let memo = &mut cache.pairs;
+                self.scan_with(piece, out, |l, r, a, b| {
+                    memo.get_or(l, r, || self.span_rank(piece, a, b))
+                });
+                return;
+            }
+            let hash = PieceCache::hash(piece);
+            if let Some(ids) = cache.get(piece, hash) {
                 out.extend_from_slice(ids);
                 return;
             }
@@ -209,10 +176,7 @@ impl CoreBpe {
             self.scan_with(piece, out, |l, r, a, b| {
                 memo.get_or(l, r, || self.span_rank(piece, a, b))
             });
-            if cache.map.len() >= CACHE_MAX_ENTRIES {
-                cache.map.clear();
-            }
-            cache.map.insert(piece.into(), out[start..].into());
+            cache.insert(piece, hash, &out[start..]);
         });
     }
 
@@ -234,8 +198,9 @@ impl CoreBpe {
         out
     }
 
-    /// Vector-scan merge for short pieces (fewer than [`LARGE_PIECE`]
-    /// bytes; longer pieces are handed to [`Self::merge_by_heap`]).
+    /// Merge without the per-thread caches: a vector scan for short pieces,
+    /// a heap on stack scratch for longer ones and [`Self::merge_by_heap`]
+    /// from [`LARGE_PIECE`] bytes. All give the same result.
     ///
     /// Part `i` spans `starts[i]..starts[i + 1]` and has rank `ranks[i]`;
     /// `pair[i]` is the rank of parts `i` and `i + 1` joined (`NO_RANK` if
@@ -255,13 +220,18 @@ impl CoreBpe {
         mut lookup: impl FnMut(Rank, Rank, usize, usize) -> Rank,
     ) {
         let n = piece.len();
-        if n >= LARGE_PIECE {
-            self.heap_with(piece, out, lookup);
+        if n >= SCAN_MAX {
+            // Stack scratch sized to the piece: it is zeroed on every call.
+            match n {
+                0..32 => self.small_heap_with::<32, 96>(piece, out, lookup),
+                32..64 => self.small_heap_with::<64, 192>(piece, out, lookup),
+                _ => self.small_heap_with::<LARGE_PIECE, { 3 * LARGE_PIECE }>(piece, out, lookup),
+            }
             return;
         }
-        let mut starts = [0u8; LARGE_PIECE + 1];
-        let mut ranks = [0 as Rank; LARGE_PIECE];
-        let mut pair = [NO_RANK; LARGE_PIECE];
+        let mut starts = [0u8; SCAN_MAX + 1];
+        let mut ranks = [0 as Rank; SCAN_MAX];
+        let mut pair = [NO_RANK; SCAN_MAX];
         for i in 0..n {
             starts[i] = i as u8;
             ranks[i] = self.vocab.byte_rank(piece[i]);
@@ -310,6 +280,80 @@ impl CoreBpe {
         out.extend_from_slice(&ranks[..m]);
     }
 
+    /// Heap merge on stack scratch for pieces of fewer than `CAP` bytes
+    /// (`CAP` ≤ 256, `H` ≥ 3 `CAP`; longer pieces go to
+    /// [`Self::heap_with`]). Parts are a linked
+    /// list indexed by their first byte; heap entries are `rank << 8 |
+    /// start`, so the smallest entry is the leftmost lowest pair. An entry
+    /// is stale when its part is gone or its pair rank changed.
+    fn small_heap_with<const CAP: usize, const H: usize>(
+        &self,
+        piece: &[u8],
+        out: &mut Vec<Rank>,
+        mut lookup: impl FnMut(Rank, Rank, usize, usize) -> Rank,
+    ) {
+        let n = piece.len();
+        if n >= CAP || n < 2 || CAP > 256 || H < 3 * CAP {
+            self.heap_with(piece, out, lookup);
+            return;
+        }
+        let mut next = [0u8; CAP];
+        let mut prev = [0u8; CAP];
+        let mut ranks = [0 as Rank; CAP];
+        let mut pair = [NO_RANK; CAP];
+        // At most n - 1 initial entries and two per merge.
+        let mut heap = [0u64; H];
+        let mut len = 0usize;
+        for i in 0..n {
+            next[i] = (i + 1) as u8;
+            prev[i] = i.wrapping_sub(1) as u8;
+            ranks[i] = self.vocab.byte_rank(piece[i]);
+        }
+        for i in 0..n - 1 {
+            let r = self.byte_pair_rank(piece[i], piece[i + 1]);
+            pair[i] = r;
+            if r != NO_RANK {
+                heap_push(&mut heap, &mut len, u64::from(r) << 8 | i as u64);
+            }
+        }
+        while let Some(top) = heap_pop(&mut heap, &mut len) {
+            let r = (top >> 8) as Rank;
+            let i = (top & 0xFF) as usize;
+            if pair[i] != r {
+                continue;
+            }
+            // Merge part i with the part j that follows it.
+            let j = usize::from(next[i]);
+            pair[j] = NO_RANK;
+            ranks[i] = r;
+            let k = usize::from(next[j]);
+            next[i] = k as u8;
+            if k < n {
+                prev[k] = i as u8;
+                let nr = lookup(r, ranks[k], i, usize::from(next[k]));
+                pair[i] = nr;
+                if nr != NO_RANK {
+                    heap_push(&mut heap, &mut len, u64::from(nr) << 8 | i as u64);
+                }
+            } else {
+                pair[i] = NO_RANK;
+            }
+            if i > 0 {
+                let p = usize::from(prev[i]);
+                let nr = lookup(ranks[p], r, p, k);
+                pair[p] = nr;
+                if nr != NO_RANK {
+                    heap_push(&mut heap, &mut len, u64::from(nr) << 8 | p as u64);
+                }
+            }
+        }
+        let mut i = 0;
+        while i < n {
+            out.push(ranks[i]);
+            i = usize::from(next[i]);
+        }
+    }
+
     /// Heap merge for long pieces: same result as [`Self::merge_by_scan`].
     ///
     /// Parts form a doubly linked list indexed by their first byte. The heap
@@ -330,6 +374,14 @@ impl CoreBpe {
         let n = piece.len();
         if n < 2 {
             out.extend(piece.iter().map(|&b| self.vocab.byte_rank(b)));
+            return;
+        }
+        // Very long pieces: the radix-heap merge (same result, near-linear,
+        // cache friendly) unless this vocabulary's ranks are not monotone.
+        if n >= BUCKET_MIN_PIECE
+            && u32::try_from(n).is_ok()
+            && long_piece::merge_by_buckets(piece, |b| self.vocab.byte_rank(b), &mut lookup, out)
+        {
             return;
         }
         const NONE: usize = usize::MAX;
@@ -668,6 +720,56 @@ impl CoreBpe {
     }
 }
 
+/// Push onto the min-heap `heap[..*len]` (capacity is the caller's bound).
+#[inline(always)]
+fn heap_push(heap: &mut [u64], len: &mut usize, key: u64) {
+    let mut i = *len;
+    if i >= heap.len() {
+        return;
+    }
+    *len += 1;
+    while i > 0 {
+        let parent = (i - 1) / 2;
+        if heap[parent] <= key {
+            break;
+        }
+        heap[i] = heap[parent];
+        i = parent;
+    }
+    heap[i] = key;
+}
+
+/// Pop the smallest key of the min-heap `heap[..*len]`.
+#[inline(always)]
+fn heap_pop(heap: &mut [u64], len: &mut usize) -> Option<u64> {
+    if *len == 0 {
+        return None;
+    }
+    let top = heap[0];
+    *len -= 1;
+    let n = *len;
+    if n > 0 {
+        let key = heap[n];
+        let mut i = 0;
+        loop {
+            let mut c = 2 * i + 1;
+            if c >= n {
+                break;
+            }
+            if c + 1 < n && heap[c + 1] < heap[c] {
+                c += 1;
+            }
+            if heap[c] >= key {
+                break;
+            }
+            heap[i] = heap[c];
+            i = c;
+        }
+        heap[i] = key;
+    }
+    Some(top)
+}
+
 /// The last UTF-8 character of `bytes` and its length, if the bytes end
 /// with a complete, valid character.
 fn last_char(bytes: &[u8]) -> Option<(char, usize)> {
@@ -721,6 +823,175 @@ mod tests {
             // The cached path (piece cache + pair memo) agrees, twice.
             assert_eq!(bpe.encode_piece(&piece), a);
             assert_eq!(bpe.encode_piece(&piece), a);
+        }
+    }
+
+    /// Plain tiktoken-style merge: a vector of parts, lookups by bytes.
+    fn reference_merge(vocab: &Vocab, piece: &[u8]) -> Vec<Rank> {
+        if piece.len() > 1 && piece.len() <= vocab.max_token_len() {
+            if let Some(r) = vocab.rank(piece) {
+                return vec![r];
+            }
+        }
+        let mut bounds: Vec<usize> = (0..=piece.len()).collect();
+        loop {
+            let mut best: Option<(Rank, usize)> = None;
+            for i in 0..bounds.len().saturating_sub(2) {
+                if let Some(r) = vocab.rank(&piece[bounds[i]..bounds[i + 2]]) {
+                    if best.is_none_or(|(b, _)| r < b) {
+                        best = Some((r, i));
+                    }
+                }
+            }
+            match best {
+                Some((_, i)) => {
+                    bounds.remove(i + 1);
+                }
+                None => break,
+            }
+        }
+        bounds
+            .windows(2)
+            .map(|w| vocab.rank(&piece[w[0]..w[1]]).unwrap())
+            .collect()
+    }
+
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+    }
+
+    /// A random vocabulary over `alphabet`: all bytes plus random strings
+    /// with shuffled ranks (many not reachable by merges).
+    fn random_bpe(rng: &mut Lcg, alphabet: &[u8], extra: usize) -> CoreBpe {
+        let mut pairs: Vec<(Vec<u8>, Rank)> = (0..=255u8).map(|b| (vec![b], 0)).collect();
+        let mut seen: std::collections::HashSet<Vec<u8>> =
+            pairs.iter().map(|(b, _)| b.clone()).collect();
+        while pairs.len() < 256 + extra {
+            let len = 2 + rng.next() as usize % 7;
+            let t: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.next() as usize % alphabet.len()])
+                .collect();
+            if seen.insert(t.clone()) {
+                pairs.push((t, 0));
+            }
+        }
+        let mut ranks: Vec<Rank> = (0..pairs.len() as Rank).collect();
+        for i in (1..ranks.len()).rev() {
+            ranks.swap(i, rng.next() as usize % (i + 1));
+        }
+        for (p, r) in pairs.iter_mut().zip(ranks) {
+            p.1 = r;
+        }
+        CoreBpe::new(
+            Vocab::new(pairs).unwrap(),
+            SpecialTokens::new(vec![]).unwrap(),
+            PreTokenizer::new(r"\S+|\s+").unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn all_paths_match_reference_on_random_vocabularies() {
+        let mut rng = Lcg(7);
+        for round in 0..60 {
+            let alphabet: &[u8] = match round % 3 {
+                0 => b"ab",
+                1 => b"abc",
+                _ => b"abcdxyz",
+            };
+            let bpe = random_bpe(&mut rng, alphabet, 5 + round * 3);
+            for _ in 0..200 {
+                let len = 1 + rng.next() as usize % 150;
+                let piece: Vec<u8> = if rng.next() % 8 == 0 {
+                    (0..len).map(|_| rng.next() as u8).collect()
+                } else {
+                    (0..len)
+                        .map(|_| alphabet[rng.next() as usize % alphabet.len()])
+                        .collect()
+                };
+                let want = reference_merge(bpe.vocab(), &piece);
+                assert_eq!(bpe.encode_piece(&piece), want, "{piece:?}");
+                assert_eq!(bpe.encode_piece(&piece), want, "cached {piece:?}");
+                // Whole texts (encoded with lookahead) equal the pieces'
+                // encodings concatenated.
+                if piece.len() < 60 {
+                    let text: String = piece
+                        .iter()
+                        .map(|&b| {
+                            if b % 5 == 0 {
+                                ' '
+                            } else {
+                                char::from(b'a' + b % 4)
+                            }
+                        })
+                        .collect();
+                    let mut want_text = Vec::new();
+                    bpe.pretokenizer()
+                        .split(&text, |p| {
+                            want_text.extend(reference_merge(bpe.vocab(), p.as_bytes()));
+                        })
+                        .unwrap();
+                    assert_eq!(bpe.encode_ordinary(&text).unwrap(), want_text, "{text:?}");
+                }
+                if bpe.vocab().rank(&piece).is_none() || piece.len() == 1 {
+                    let mut a = Vec::new();
+                    bpe.merge_by_scan(&piece, &mut a);
+                    assert_eq!(a, want, "scan {piece:?}");
+                    let mut b = Vec::new();
+                    bpe.merge_by_heap(&piece, &mut b);
+                    assert_eq!(b, want, "heap {piece:?}");
+                }
+            }
+        }
+    }
+
+    /// Every piece of the shared corpus against the reference merge:
+    /// `cargo test -p tokenbytes-core --release -- --ignored corpus`.
+    #[test]
+    #[ignore = "needs /tmp/*.tiktoken and the shared corpus; slow"]
+    fn corpus_matches_reference() {
+        for (name, pat) in [
+            ("cl100k", crate::pretokenize::CL100K_PATTERN),
+            ("o200k", crate::pretokenize::O200K_PATTERN),
+        ] {
+            let Ok(data) = std::fs::read(format!("/tmp/{name}.tiktoken")) else {
+                continue;
+            };
+            let bpe = CoreBpe::new(
+                Vocab::from_tiktoken(&data).unwrap(),
+                SpecialTokens::new(vec![]).unwrap(),
+                PreTokenizer::new(pat).unwrap(),
+            )
+            .unwrap();
+            for file in ["cjk", "multi_eu", "en_prose", "code"] {
+                let path = format!("/work/shared/corpus/bench/{file}.jsonl");
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                let mut checked = 0usize;
+                for line in text.lines() {
+                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                    bpe.pretokenizer()
+                        .split(v["text"].as_str().unwrap(), |p| {
+                            let p = p.as_bytes();
+                            if bpe.vocab().rank(p).is_some() {
+                                return;
+                            }
+                            let want = reference_merge(bpe.vocab(), p);
+                            assert_eq!(bpe.encode_piece(p), want, "{name} {p:?}");
+                            checked += 1;
+                        })
+                        .unwrap();
+                }
+                eprintln!("{name} {file}: {checked} pieces checked");
+            }
         }
     }
 

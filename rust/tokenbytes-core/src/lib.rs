@@ -15,6 +15,7 @@
 pub mod bpe;
 pub mod dynamic;
 pub mod error;
+pub mod long_piece;
 pub mod parallel;
 pub mod pretokenize;
 pub mod special;

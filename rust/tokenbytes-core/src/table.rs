@@ -10,9 +10,32 @@ use crate::Rank;
 struct Slot {
     /// First `min(8, len)` bytes, little endian, zero padded.
     prefix: u64,
-    rank: Rank,
-    /// Token length in bytes; 0 marks an empty slot.
-    len: u32,
+    /// Bytes 8..12 (those present), little endian, zero padded.
+    ext: u32,
+    /// Rank in the low 28 bits, `min(len, 15)` in the top 4 bits; 0 marks
+    /// an empty slot (tokens are never empty).
+    rank_len: u32,
+}
+
+/// Ranks stored in the table are below 2^28 (see `vocab::MAX_TOKEN_ID`).
+const RANK_BITS: u32 = 28;
+const RANK_MASK: u32 = (1 << RANK_BITS) - 1;
+/// Tokens up to this long are compared entirely within their slot.
+const INLINE: usize = 12;
+
+#[inline(always)]
+fn len_bits(n: usize) -> u32 {
+    (n.min(15) as u32) << RANK_BITS
+}
+
+/// Bytes 8..12 of `b` (those present) as a little-endian integer.
+#[inline(always)]
+fn ext(b: &[u8]) -> u32 {
+    if b.len() > 8 {
+        prefix(&b[8..b.len().min(INLINE)]) as u32
+    } else {
+        0
+    }
 }
 
 const K: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -61,6 +84,13 @@ fn hash(b: &[u8], first: u64) -> u64 {
     h
 }
 
+/// The table's hash of a byte string (also used by the encoder's piece
+/// cache).
+#[inline(always)]
+pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
+    hash(b, prefix(b))
+}
+
 /// Byte string → rank table. Token bytes beyond the first eight are
 /// compared against an arena owned by the caller (the vocabulary).
 #[derive(Clone)]
@@ -94,10 +124,10 @@ impl TokenTable {
         (h >> self.shift) as usize
     }
 
-    /// Insert `bytes` (non-empty, at most `u32::MAX` long) with `rank`.
-    /// Returns the rank already stored if the same bytes are present
-    /// (nothing is changed then). `tail_of(rank)` gives the bytes of a
-    /// stored token from its ninth byte on.
+    /// Insert `bytes` (non-empty) with `rank` (below 2^28; higher bits are
+    /// dropped). Returns the rank already stored if the same bytes are
+    /// present (nothing is changed then). `tail_of(rank)` gives the bytes of
+    /// a stored token from its ninth byte on.
     pub fn insert<'a>(
         &mut self,
         bytes: &[u8],
@@ -105,45 +135,55 @@ impl TokenTable {
         tail_of: impl Fn(Rank) -> &'a [u8],
     ) -> Option<Rank> {
         let first = prefix(bytes);
+        let ext = ext(bytes);
+        let lb = len_bits(bytes.len());
         let mut i = self.start(hash(bytes, first));
         loop {
             let s = self.slots[i];
-            if s.len == 0 {
+            if s.rank_len == 0 {
                 self.slots[i] = Slot {
                     prefix: first,
-                    rank,
-                    len: bytes.len() as u32,
+                    ext,
+                    rank_len: lb | (rank & RANK_MASK),
                 };
                 return None;
             }
-            if s.len as usize == bytes.len()
+            let r = s.rank_len & RANK_MASK;
+            if s.rank_len & !RANK_MASK == lb
                 && s.prefix == first
-                && (bytes.len() <= 8 || tail_of(s.rank) == &bytes[8..])
+                && s.ext == ext
+                && (bytes.len() <= 8 || tail_of(r) == &bytes[8..])
             {
-                return Some(s.rank);
+                return Some(r);
             }
             i = (i + 1) & self.mask;
         }
     }
 
     /// The rank of `bytes`, if present. `arena`/`offsets` are the owning
-    /// vocabulary's token bytes by rank.
+    /// vocabulary's token bytes by rank. Tokens of at most twelve bytes
+    /// are decided by their slot alone.
     #[inline]
     pub fn get(&self, bytes: &[u8], arena: &[u8], offsets: &[u32]) -> Option<Rank> {
+        let n = bytes.len();
         let first = prefix(bytes);
+        let ext = ext(bytes);
+        let lb = len_bits(n);
         let mut i = self.start(hash(bytes, first));
         loop {
             let s = self.slots[i];
-            if s.len == 0 {
+            if s.rank_len == 0 {
                 return None;
             }
-            if s.len as usize == bytes.len() && s.prefix == first {
-                if bytes.len() <= 8 {
-                    return Some(s.rank);
+            if s.rank_len & !RANK_MASK == lb && s.prefix == first && s.ext == ext {
+                let r = s.rank_len & RANK_MASK;
+                if n <= INLINE {
+                    return Some(r);
                 }
-                let start = offsets[s.rank as usize] as usize;
-                if arena[start + 8..start + bytes.len()] == bytes[8..] {
-                    return Some(s.rank);
+                let start = offsets[r as usize] as usize;
+                let end = offsets[r as usize + 1] as usize;
+                if end - start == n && arena[start + INLINE..end] == bytes[INLINE..] {
+                    return Some(r);
                 }
             }
             i = (i + 1) & self.mask;

@@ -394,6 +394,25 @@ mod tests {
         assert_eq!(vocab.rank(b"abcdefghix"), None);
         assert_eq!(vocab.rank(b"abcdefghi"), None);
         assert_eq!(vocab.max_token_len(), 10);
+        // Lengths around the twelve bytes kept in a table slot.
+        let mut v = bytes_vocab();
+        let mut want = Vec::new();
+        for len in 9..=20usize {
+            for last in [b'x', b'y'] {
+                let mut t: Vec<u8> = (0..len as u8).map(|i| b'a' + i).collect();
+                t[len - 1] = last;
+                want.push((t.clone(), 300 + want.len() as Rank));
+                v.push((t, 300 + want.len() as Rank - 1));
+            }
+        }
+        let vocab = Vocab::new(v).unwrap();
+        for (t, r) in &want {
+            assert_eq!(vocab.rank(t), Some(*r), "{t:?}");
+            let mut z = t.clone();
+            *z.last_mut().unwrap() = b'z';
+            assert_eq!(vocab.rank(&z), None, "{z:?}");
+            assert_eq!(vocab.rank(&t[..t.len() - 1]), None);
+        }
     }
 
     #[test]

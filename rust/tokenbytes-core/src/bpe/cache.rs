@@ -1,0 +1,181 @@
+//! Per-thread memos for the merge loop: a cache of whole pieces (their
+//! merged ranks) and a set-associative memo of pair joins. Both are exact
+//! memos of pure functions of one encoder, so a hit returns exactly what
+//! computing would; they are emptied when the thread switches encoders.
+
+use crate::table::hash_bytes;
+use crate::Rank;
+
+use super::NO_RANK;
+
+/// log2 of the number of 64-byte sets of the pair memo (4 ways each).
+const MEMO_SET_BITS: u32 = 14;
+const WAYS: usize = 4;
+
+/// One cache line: four `(left, right)` keys and the ranks of their joins.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Set {
+    keys: [u64; WAYS],
+    ranks: [Rank; WAYS],
+}
+
+const EMPTY_SET: Set = Set {
+    keys: [u64::MAX; WAYS],
+    ranks: [NO_RANK; WAYS],
+};
+
+/// Set-associative memo of `(left rank, right rank) → rank of the join`
+/// (`NO_RANK` when the join is not a token). Keys and values share a cache
+/// line, so a hit costs one memory access.
+pub(super) struct PairMemo {
+    sets: Box<[Set]>,
+}
+
+impl Default for PairMemo {
+    fn default() -> Self {
+        Self {
+            sets: vec![EMPTY_SET; 1 << MEMO_SET_BITS].into_boxed_slice(),
+        }
+    }
+}
+
+impl PairMemo {
+    pub(super) fn clear(&mut self) {
+        self.sets.fill(EMPTY_SET);
+    }
+
+    /// The memoized join of `left` and `right`, or `compute()` remembered.
+    #[inline(always)]
+    pub(super) fn get_or(
+        &mut self,
+        left: Rank,
+        right: Rank,
+        compute: impl FnOnce() -> Rank,
+    ) -> Rank {
+        // Ranks are below 2^28, so no real key equals the empty marker.
+        let key = u64::from(left) << 32 | u64::from(right);
+        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let idx = (h >> (64 - MEMO_SET_BITS)) as usize & (self.sets.len() - 1);
+        let set = &mut self.sets[idx];
+        for w in 0..WAYS {
+            if set.keys[w] == key {
+                return set.ranks[w];
+            }
+        }
+        let r = compute();
+        // Newest first; the oldest way is dropped.
+        for w in (1..WAYS).rev() {
+            set.keys[w] = set.keys[w - 1];
+            set.ranks[w] = set.ranks[w - 1];
+        }
+        set.keys[0] = key;
+        set.ranks[0] = r;
+        r
+    }
+}
+
+/// log2 of the number of index slots of the piece cache.
+const PIECE_SLOT_BITS: u32 = 17;
+/// The piece cache is emptied when it holds this many pieces.
+const PIECE_MAX_ENTRIES: usize = 1 << 16;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    hash: u64,
+    bytes_at: u32,
+    ranks_at: u32,
+    len: u32,
+    n: u32,
+}
+
+/// Direct-mapped cache of pieces → merged ranks, with all bytes and ranks
+/// in two arenas (no allocation per insert once warm).
+pub(super) struct PieceCache {
+    /// Encoder whose results the memos hold.
+    pub(super) owner: u64,
+    /// Index into `entries` plus one; 0 for an empty slot.
+    slots: Box<[u32]>,
+    entries: Vec<Entry>,
+    bytes: Vec<u8>,
+    ranks: Vec<Rank>,
+    pub(super) pairs: PairMemo,
+}
+
+impl Default for PieceCache {
+    fn default() -> Self {
+        Self {
+            owner: 0,
+            slots: vec![0; 1 << PIECE_SLOT_BITS].into_boxed_slice(),
+            entries: Vec::new(),
+            bytes: Vec::new(),
+            ranks: Vec::new(),
+            pairs: PairMemo::default(),
+        }
+    }
+}
+
+impl PieceCache {
+    /// Forget everything and remember results for encoder `owner`.
+    pub(super) fn reset(&mut self, owner: u64) {
+        self.owner = owner;
+        self.clear_pieces();
+        self.pairs.clear();
+    }
+
+    fn clear_pieces(&mut self) {
+        self.slots.fill(0);
+        self.entries.clear();
+        self.bytes.clear();
+        self.ranks.clear();
+    }
+
+    #[inline(always)]
+    fn slot(&self, hash: u64) -> usize {
+        (hash >> (64 - PIECE_SLOT_BITS)) as usize & (self.slots.len() - 1)
+    }
+
+    /// Hash of a piece for [`Self::get`] and [`Self::insert`].
+    #[inline(always)]
+    pub(super) fn hash(piece: &[u8]) -> u64 {
+        hash_bytes(piece)
+    }
+
+    /// The remembered ranks of `piece` (whose hash is `hash`).
+    #[inline]
+    pub(super) fn get(&self, piece: &[u8], hash: u64) -> Option<&[Rank]> {
+        let e = self.slots[self.slot(hash)];
+        if e == 0 {
+            return None;
+        }
+        let e = self.entries.get(e as usize - 1)?;
+        if e.hash != hash || e.len as usize != piece.len() {
+            return None;
+        }
+        let b = e.bytes_at as usize;
+        if self.bytes.get(b..b + piece.len())? != piece {
+            return None;
+        }
+        let r = e.ranks_at as usize;
+        self.ranks.get(r..r + e.n as usize)
+    }
+
+    /// Remember `ranks` for `piece` (whose hash is `hash`).
+    pub(super) fn insert(&mut self, piece: &[u8], hash: u64, ranks: &[Rank]) {
+        if self.entries.len() >= PIECE_MAX_ENTRIES {
+            self.clear_pieces();
+        }
+        let entry = Entry {
+            hash,
+            bytes_at: self.bytes.len() as u32,
+            ranks_at: self.ranks.len() as u32,
+            len: piece.len() as u32,
+            n: ranks.len() as u32,
+        };
+        self.bytes.extend_from_slice(piece);
+        self.ranks.extend_from_slice(ranks);
+        self.entries.push(entry);
+        let slot = self.slot(hash);
+        self.slots[slot] = self.entries.len() as u32;
+    }
+}

@@ -100,6 +100,16 @@ def test_registry() -> None:
         tokenbytes.get_encoding(3)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("name", ["o200k_harmony", "p50k_edit"])
+def test_extra_encodings_match_tiktoken(name: str) -> None:
+    a, b = ours(name), reference(name)
+    assert a._special_tokens == b._special_tokens
+    assert a.n_vocab == b.n_vocab
+    for s in ["hi <|reserved_200018|> <|endofprompt|> <|start|>x<|end|>", "<|fim_middle|>"]:
+        assert a.encode(s, allowed_special="all") == b.encode(s, allowed_special="all")
+        assert a.encode_ordinary(s) == b.encode_ordinary(s)
+
+
 def test_p50k_edit_and_harmony_specials() -> None:
     edit = tokenbytes.get_encoding("p50k_edit")
     assert edit.encode("<|fim_middle|>", allowed_special="all") == [50282]

@@ -71,8 +71,13 @@ def test_bad_input_exit_codes(tmp_path) -> None:
     r = run("count", "--encoding", "nope", "-")
     assert r.returncode == 2
     r = run("encode", "--allowed-special", "<|bogus|>", "-", stdin=b"x")
-    assert r.returncode == 1 and b"bogus" in r.stderr
+    assert r.returncode == 2 and b"bogus" in r.stderr
     r = run("encode", "--format", "npy", "-", stdin=b"x")
-    assert r.returncode == 1 and b"--output" in r.stderr
+    assert r.returncode == 2 and b"--output" in r.stderr
+    for fmt in ("text", "npy"):
+        r = run(
+            "encode", "--format", fmt, "-o", str(tmp_path / "no" / "such" / "dir"), "-", stdin=b"x"
+        )
+        assert r.returncode == 1 and b"cannot write" in r.stderr and b"Traceback" not in r.stderr
     r = run("frobnicate")
     assert r.returncode == 2

@@ -471,8 +471,8 @@ def test_bad_input_reaching_the_extension_directly() -> None:
     with pytest.raises(ValueError, match="gap_fraction"):
         _core.dynamic_merge_ids(core, [[1]], "none", None, None, 2.0)
     with pytest.raises(ValueError, match="boundary"):
-        _core.dynamic_merge_texts(core, ["a"], "x", None, None, None, None, None)
+        _core.dynamic_merge_texts(core, ["a"], "x", None, None, None, frozenset(), "all")
     with pytest.raises(TypeError, match=r"batch\[1\]"):
-        _core.dynamic_merge_texts(core, ["a", 1], "none", None, None, None, None, None)
+        _core.dynamic_merge_texts(core, ["a", 1], "none", None, None, None, frozenset(), "all")
     with pytest.raises(ValueError, match=r"batch\[0\]\[0\]"):
         _core.dynamic_merge_ids(core, [[4_000_000_000]], "none", None, None, None)

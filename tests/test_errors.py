@@ -71,10 +71,12 @@ def test_constructor_errors() -> None:
         tokenbytes.Encoding("t", pat_str=PAT, mergeable_ranks=full, special_tokens={"": 300})
     with pytest.raises(ValueError, match="also a mergeable rank"):
         tokenbytes.Encoding("t", pat_str=PAT, mergeable_ranks=full, special_tokens={"<s>": 5})
-    with pytest.raises(ValueError, match="share id"):
-        tokenbytes.Encoding(
-            "t", pat_str=PAT, mergeable_ranks=full, special_tokens={"<a>": 300, "<b>": 300}
-        )
+    # Two names may share an id, as in tiktoken's o200k_harmony.
+    shared = tokenbytes.Encoding(
+        "t", pat_str=PAT, mergeable_ranks=full, special_tokens={"<a>": 300, "<b>": 300}
+    )
+    assert shared.encode("<a><b>", allowed_special="all") == [300, 300]
+    assert shared.decode([300]) == "<a>"
     with pytest.raises(ValueError, match="pattern"):
         tokenbytes.Encoding("t", pat_str="(unclosed", mergeable_ranks=full, special_tokens={})
     with pytest.raises(ValueError, match="explicit_n_vocab"):
@@ -120,6 +122,31 @@ def test_type_errors() -> None:
         enc.encode("x", allowed_special={1})  # type: ignore[arg-type]
     with pytest.raises(KeyError):
         enc.encode_single_token("not a single token at all")
+    with pytest.raises(TypeError):
+        enc.decode({1: 2})  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        tokenbytes.encoding_for_model(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="explicit_n_vocab"):
+        tokenbytes.Encoding(
+            "t",
+            pat_str=PAT,
+            mergeable_ranks={bytes([i]): i for i in range(256)},
+            special_tokens={},
+            explicit_n_vocab="256",  # type: ignore[arg-type]
+        )
+
+
+def test_special_argument_none_follows_tiktoken() -> None:
+    enc = ours("cl100k_base")
+    # allowed_special=None is not "all" (that would let user text inject specials).
+    with pytest.raises(TypeError, match="allowed_special"):
+        enc.encode("<|endoftext|>", allowed_special=None)  # type: ignore[arg-type]
+    # disallowed_special=None or empty: no check, special text is ordinary text.
+    plain = enc.encode_ordinary("a<|endoftext|>b")
+    for off in (None, (), set(), frozenset(), [], ""):
+        assert enc.encode("a<|endoftext|>b", disallowed_special=off) == plain  # type: ignore[arg-type]
+    assert enc.encode("<|endoftext|>", allowed_special=["<|endoftext|>"]) == [100257]
+    assert enc.encode("<|endoftext|>", allowed_special=("<|endoftext|>",)) == [100257]
 
 
 def test_custom_regex_failure_is_catchable() -> None:
@@ -166,3 +193,18 @@ def test_data_files_are_verified() -> None:
 
     for spec in SPECS.values():
         read_rank_file(DATA / spec.file, spec.sha256)
+
+
+def test_load_tiktoken_bpe_is_strict(tmp_path) -> None:
+    p = _rank_file(tmp_path, [*_byte_lines(), base64.b64encode(b"ab") + b" 5"])
+    with pytest.raises(ValueError, match="duplicate rank") as info:
+        tokenbytes.load_tiktoken_bpe(p)
+    assert str(p) in str(info.value) and "line 257" in str(info.value)
+    p = _rank_file(tmp_path, _byte_lines()[1:], name="missing.tiktoken")
+    with pytest.raises(ValueError, match="0x00"):
+        tokenbytes.load_tiktoken_bpe(p)
+    p = _rank_file(tmp_path, [*_byte_lines(), b"YWI= 1_000"], name="underscore.tiktoken")
+    with pytest.raises(ValueError, match="bad rank"):
+        tokenbytes.load_tiktoken_bpe(p)
+    with pytest.raises(TypeError):
+        tokenbytes.load_tiktoken_bpe(p, expected_hash=5)  # type: ignore[arg-type]

@@ -31,6 +31,10 @@ class CliError(Exception):
     """An input problem reported as one line on stderr, exit status 1."""
 
 
+class UsageError(Exception):
+    """A bad command line reported as one line on stderr, exit status 2."""
+
+
 def _read_inputs(paths: Sequence[str]) -> Iterator[tuple[str, bytes]]:
     for p in paths or ["-"]:
         if p == "-":
@@ -84,7 +88,7 @@ def _allowed(enc: Encoding, value: str | None) -> set[str] | str:
     names = {v.strip() for v in value.split(",") if v.strip()}
     unknown = names - enc.special_tokens_set
     if unknown:
-        raise CliError(
+        raise UsageError(
             f"not special tokens of {enc.name}: {', '.join(sorted(unknown))} "
             f"(known: {', '.join(sorted(enc.special_tokens_set))})"
         )
@@ -103,9 +107,13 @@ def cmd_encode(args: argparse.Namespace, enc: Encoding, out: BinaryIO) -> None:
         bar.close()
     if args.format == "npy":
         if not args.output:
-            raise CliError("--format npy needs --output FILE.npy")
+            raise UsageError("--format npy needs --output FILE.npy")
         flat = [t for _, ids in results for t in ids]
-        np.save(args.output, np.asarray(flat, dtype=np.uint32))
+        try:
+            with open(args.output, "wb") as f:
+                np.save(f, np.asarray(flat, dtype=np.uint32))
+        except OSError as e:
+            raise CliError(f"cannot write {args.output}: {e.strerror or e}") from None
         return
     if args.format == "json":
         payload = results[0][1] if len(results) == 1 else {name: ids for name, ids in results}
@@ -177,7 +185,10 @@ def cmd_count(args: argparse.Namespace, enc: Encoding, out: BinaryIO) -> None:
 
 def _write(args: argparse.Namespace, out: BinaryIO, data: bytes) -> None:
     if getattr(args, "output", None):
-        Path(args.output).write_bytes(data)
+        try:
+            Path(args.output).write_bytes(data)
+        except OSError as e:
+            raise CliError(f"cannot write {args.output}: {e.strerror or e}") from None
     else:
         out.write(data)
         out.flush()
@@ -215,11 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     enc = get_encoding(args.encoding)
     handler = {"encode": cmd_encode, "decode": cmd_decode, "count": cmd_count}[args.command]
     try:
         handler(args, enc, sys.stdout.buffer)
+    except UsageError as e:
+        parser.print_usage(sys.stderr)
+        print(f"tokenbytes {args.command}: error: {e}", file=sys.stderr)
+        return 2
     except CliError as e:
         print(f"tokenbytes {args.command}: error: {e}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ characters (Unicode code points) of the decoded text unless named `byte_`.
 from __future__ import annotations
 
 import functools
+import operator
 import os
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,24 +34,32 @@ def _repair_surrogates(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+#: Batch calls never start more worker threads than this.
+MAX_THREADS = 256
+
+
 def _default_threads() -> int:
     env = os.environ.get("TOKENBYTES_NUM_THREADS")
     if env:
         try:
-            return max(1, int(env))
+            n = int(env)
         except ValueError:
-            raise ValueError(f"TOKENBYTES_NUM_THREADS must be an integer, got {env!r}") from None
+            n = 0
+        if n < 1:
+            raise ValueError(f"TOKENBYTES_NUM_THREADS must be a positive integer, got {env!r}")
+        return min(n, MAX_THREADS)
     return _core.default_threads()
 
 
 def _check_threads(num_threads: int | None) -> int:
+    """Validate `num_threads`; values above `MAX_THREADS` use `MAX_THREADS`."""
     if num_threads is None:
         return _default_threads()
     if isinstance(num_threads, bool) or not isinstance(num_threads, int):
         raise TypeError(f"num_threads must be an int, got {type(num_threads).__name__}")
     if num_threads < 1:
         raise ValueError(f"num_threads must be >= 1, got {num_threads}")
-    return num_threads
+    return min(num_threads, MAX_THREADS)
 
 
 class Encoding:
@@ -131,6 +140,10 @@ class Encoding:
         self._core = core
         self.max_token_value = max([core.rank_bound - 1, *special_tokens.values()])
         if explicit_n_vocab is not None:
+            if isinstance(explicit_n_vocab, bool) or not isinstance(explicit_n_vocab, int):
+                raise TypeError(
+                    f"explicit_n_vocab must be an int, got {type(explicit_n_vocab).__name__}"
+                )
             n = core.n_mergeable + len(special_tokens)
             if n != explicit_n_vocab:
                 raise ValueError(
@@ -170,8 +183,10 @@ class Encoding:
 
     def is_special_token(self, token: int) -> bool:
         """Whether `token` is the id of a special token."""
-        if not isinstance(token, int):
-            raise TypeError(f"token must be an int, got {type(token).__name__}")
+        try:
+            token = operator.index(token)
+        except TypeError:
+            raise TypeError(f"token must be an int, got {type(token).__name__}") from None
         return token in self._special_ids
 
     @functools.cached_property
@@ -337,7 +352,9 @@ class Encoding:
             raise TypeError(f"data must be bytes, got {type(data).__name__}")
         return self._core.encode_bytes(data)
 
-    _encode_bytes = encode_bytes
+    def _encode_bytes(self, text: bytes) -> list[int]:
+        """tiktoken's private name (and parameter name) for `encode_bytes`."""
+        return self.encode_bytes(text)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of a string or byte string that is exactly one token.

@@ -290,16 +290,6 @@ def _check_fraction(value: Any) -> float | None:
     return f
 
 
-def _special_arg(value: Any, name: str) -> Any:
-    if isinstance(value, str):
-        if value == "all":
-            return None
-        raise TypeError(f'{name} must be "all" or a collection of str, got {value!r}')
-    if isinstance(value, bytes):
-        raise TypeError(f'{name} must be "all" or a collection of str, got bytes')
-    return list(value)
-
-
 def _ids_item(item: Any, i: int) -> Any:
     if isinstance(item, (bytes, bytearray)):
         raise TypeError(f"batch[{i}] must be a str or a sequence of int token ids, got bytes")
@@ -415,8 +405,7 @@ def merge_batch(
             core, [_ids_item(x, i) for i, x in enumerate(items)], boundary, *stops
         )
     else:
-        allowed = _special_arg(allowed_special, "allowed_special")
-        disallowed = _special_arg(disallowed_special, "disallowed_special")
+        allowed, disallowed = allowed_special, disallowed_special
         try:
             raw = _core.dynamic_merge_texts(core, items, boundary, *stops, allowed, disallowed)
         except UnicodeEncodeError:

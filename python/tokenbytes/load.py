@@ -6,7 +6,6 @@ Nothing here downloads: tokenbytes ships its vocabularies in the wheel.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import os
@@ -30,6 +29,8 @@ def read_rank_file(path: str | os.PathLike[str], expected_hash: str | None = Non
         ValueError: the content is not valid gzip, or its sha256 differs from
             `expected_hash` (the message names the file and both hashes).
     """
+    if expected_hash is not None and not isinstance(expected_hash, str):
+        raise TypeError(f"expected_hash must be a hex str, got {type(expected_hash).__name__}")
     p = Path(path)
     raw = p.read_bytes()
     if raw[:2] == b"\x1f\x8b":
@@ -57,27 +58,16 @@ def load_tiktoken_bpe(
 ) -> dict[bytes, int]:
     """Load a `.tiktoken` file as a ``{token bytes: rank}`` dict (tiktoken's API).
 
+    The file is parsed and validated in Rust, as for `get_encoding`: every
+    line must be ``<base64> <rank>``, ranks and tokens unique, and all 256
+    single bytes present (or no byte-level BPE encoding can use it).
+
     Raises:
-        ValueError: bad gzip, hash mismatch, or a malformed line (the message
-            names the file and the 1-based line).
+        TypeError: `expected_hash` is not a str.
+        ValueError: bad gzip, hash mismatch, or a malformed file (the message
+            names the file and, where there is one, the 1-based line).
     """
-    data = read_rank_file(path, expected_hash)
-    ranks: dict[bytes, int] = {}
-    for lineno, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != 2:
-            raise ValueError(f"{path}: line {lineno}: expected '<base64 token> <rank>'")
-        try:
-            token = base64.b64decode(parts[0], validate=True)
-            rank = int(parts[1])
-        except ValueError as e:
-            raise ValueError(f"{path}: line {lineno}: {e}") from e
-        if token in ranks:
-            raise ValueError(f"{path}: line {lineno}: duplicate token {token!r}")
-        ranks[token] = rank
-    return ranks
+    return core_from_rank_file(path, {}, r"\S+|\s+", expected_hash).mergeable_ranks()
 
 
 def core_from_rank_file(

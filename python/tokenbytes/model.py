@@ -74,6 +74,8 @@ def encoding_name_for_model(model_name: str) -> str:
     Raises:
         KeyError: the model is not known (same as tiktoken).
     """
+    if not isinstance(model_name, str):
+        raise TypeError(f"model_name must be a str, got {type(model_name).__name__}")
     if model_name in MODEL_TO_ENCODING:
         return MODEL_TO_ENCODING[model_name]
     for prefix, name in MODEL_PREFIX_TO_ENCODING.items():

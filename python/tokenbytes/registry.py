@@ -66,21 +66,28 @@ O200K_SHA = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
 
 
 def _harmony_specials() -> dict[str, int]:
+    """o200k_harmony's table, as tiktoken 0.14 defines it: two names share
+    id 200018 (``<|endofprompt|>`` and ``<|reserved_200018|>``); the id
+    decodes to ``<|endofprompt|>``."""
     named = {
-        "<|startoftext|>": 199998,
         ENDOFTEXT: 199999,
+        ENDOFPROMPT: 200018,
+        "<|startoftext|>": 199998,
+        "<|reserved_200000|>": 200000,
+        "<|reserved_200001|>": 200001,
         "<|return|>": 200002,
         "<|constrain|>": 200003,
+        "<|reserved_200004|>": 200004,
         "<|channel|>": 200005,
         "<|start|>": 200006,
         "<|end|>": 200007,
         "<|message|>": 200008,
+        "<|reserved_200009|>": 200009,
+        "<|reserved_200010|>": 200010,
+        "<|reserved_200011|>": 200011,
         "<|call|>": 200012,
-        ENDOFPROMPT: 200018,
     }
-    taken = set(named.values())
-    reserved = {f"<|reserved_{i}|>": i for i in range(200000, 201088) if i not in taken}
-    return {**named, **reserved}
+    return named | {f"<|reserved_{i}|>": i for i in range(200013, 201088)}
 
 
 SPECS: dict[str, EncodingSpec] = {

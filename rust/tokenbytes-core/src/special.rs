@@ -65,8 +65,8 @@ impl SpecialTokens {
     /// Build the table.
     ///
     /// # Errors
-    /// [`Error::InvalidVocab`] for an empty special token or two specials
-    /// sharing an id.
+    /// [`Error::InvalidVocab`] for an empty special token or a name given
+    /// twice. Two names may share an id; the id decodes to the first.
     pub fn new(tokens: Vec<(String, Rank)>) -> Result<Self> {
         let mut encoder = FxHashMap::default();
         let mut decoder: FxHashMap<Rank, String> = FxHashMap::default();
@@ -77,13 +77,15 @@ impl SpecialTokens {
                     "special token with id {rank} is the empty string"
                 )));
             }
-            if let Some(other) = decoder.get(&rank) {
+            // Two names may share an id (tiktoken's o200k_harmony has
+            // `<|endofprompt|>` and `<|reserved_200018|>`): both encode to
+            // it, and it decodes to the first name given.
+            decoder.entry(rank).or_insert_with(|| name.clone());
+            if encoder.insert(name.clone(), rank).is_some() {
                 return Err(Error::InvalidVocab(format!(
-                    "special tokens {other:?} and {name:?} share id {rank}"
+                    "special token {name:?} is given twice"
                 )));
             }
-            decoder.insert(rank, name.clone());
-            encoder.insert(name.clone(), rank);
             names.push(name);
         }
         let matcher = if names.is_empty() {

@@ -6,11 +6,9 @@ use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
-use rustc_hash::FxHashSet;
 use std::sync::{Arc, Mutex, Weak};
 
 use tokenbytes_core::dynamic::{max_token_len, merge_ids, merge_texts, Boundary, Merged, StopRule};
-use tokenbytes_core::special::{Selection, SpecialPolicy};
 use tokenbytes_core::{CoreBpe, Rank};
 
 use crate::encoder::PyCoreBpe;
@@ -46,29 +44,6 @@ fn stop_rule(
 }
 
 /// `None` means every special token; otherwise an iterable of str.
-fn selection(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Selection> {
-    let Some(obj) = obj.filter(|o| !o.is_none()) else {
-        return Ok(Selection::All);
-    };
-    if obj.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(format!(
-            "{what} must be \"all\" or a collection of str, got a str"
-        )));
-    }
-    let mut set = FxHashSet::default();
-    let it = obj.try_iter().map_err(|_| {
-        PyTypeError::new_err(format!("{what} must be \"all\" or a collection of str"))
-    })?;
-    for item in it {
-        let item = item?;
-        let s: String = item.extract().map_err(|_| {
-            PyTypeError::new_err(format!("{what} must contain str, got {}", type_name(&item)))
-        })?;
-        set.insert(s);
-    }
-    Ok(Selection::Set(set))
-}
-
 /// One token-id sequence; errors name `batch[b][j]`.
 fn ids_of(item: &Bound<'_, PyAny>, b: usize) -> PyResult<Vec<Rank>> {
     if let Ok(arr) = item.cast::<PyArray1<u32>>() {
@@ -180,15 +155,12 @@ pub fn dynamic_merge_texts<'py>(
     max_merges: Option<i64>,
     target_length: Option<i64>,
     gap_fraction: Option<f64>,
-    allowed_special: Option<&Bound<'py, PyAny>>,
-    disallowed_special: Option<&Bound<'py, PyAny>>,
+    allowed_special: &Bound<'py, PyAny>,
+    disallowed_special: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mode = Boundary::parse(boundary).map_err(to_py)?;
     let stop = stop_rule(max_merges, target_length, gap_fraction)?;
-    let policy = SpecialPolicy {
-        allowed: selection(allowed_special, "allowed_special")?,
-        disallowed: selection(disallowed_special, "disallowed_special")?,
-    };
+    let policy = crate::encoder::policy(allowed_special, disallowed_special)?;
     let owned: Vec<Bound<'py, PyString>> = texts
         .try_iter()
         .map_err(|_| {

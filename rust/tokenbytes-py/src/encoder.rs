@@ -165,7 +165,11 @@ fn ids_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Rank>> {
             .as_slice()
             .map_or_else(|_| arr.to_vec().unwrap_or_default(), <[u32]>::to_vec));
     }
-    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+    if obj.is_instance_of::<PyString>()
+        || obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyDict>()
+        || obj.is_instance_of::<PySet>()
+    {
         return Err(PyTypeError::new_err(format!(
             "token ids must be a sequence of ints, got {}",
             type_name(obj)
@@ -236,29 +240,45 @@ fn str_refs<'a>(owned: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
     owned.iter().map(|s| s.to_str()).collect()
 }
 
-/// `None` or the string `"all"` mean every special token; otherwise a set
-/// (or any iterable) of strings.
-fn selection(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Selection> {
-    let Some(obj) = obj else {
-        return Ok(Selection::All);
+/// Which special-token argument is being read: they differ on `None` and
+/// on falsy values, as in tiktoken.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arg {
+    Allowed,
+    Disallowed,
+}
+
+/// tiktoken's special-token arguments: the string `"all"` means every
+/// special token; otherwise a collection of strings. For
+/// `disallowed_special`, `None` and empty values mean "check nothing"
+/// (tiktoken skips the check when the argument is falsy); for
+/// `allowed_special`, `None` is a `TypeError`.
+fn selection(obj: &Bound<'_, PyAny>, arg: Arg) -> PyResult<Selection> {
+    let what = match arg {
+        Arg::Allowed => "allowed_special",
+        Arg::Disallowed => "disallowed_special",
+    };
+    let bad = |got: &str| {
+        PyTypeError::new_err(format!(
+            "{what} must be \"all\" or a collection of str, got {got}"
+        ))
     };
     if obj.is_none() {
-        return Ok(Selection::All);
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return if s.to_str()? == "all" {
-            Ok(Selection::All)
-        } else {
-            Err(PyTypeError::new_err(format!(
-                "{what} must be \"all\" or a collection of str, got {:?}",
-                s.to_str()?
-            )))
+        return match arg {
+            Arg::Disallowed => Ok(Selection::none()),
+            Arg::Allowed => Err(bad("None")),
         };
     }
-    if obj.is_instance_of::<PyBytes>() {
-        return Err(PyTypeError::new_err(format!(
-            "{what} must be \"all\" or a collection of str, got bytes"
-        )));
+    if let Ok(s) = obj.cast::<PyString>() {
+        let s = s.to_str()?;
+        return match (s, arg) {
+            ("all", _) => Ok(Selection::All),
+            ("", Arg::Disallowed) => Ok(Selection::none()),
+            _ => Err(bad(&format!("{s:?}"))),
+        };
+    }
+    if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyDict>() {
+        return Err(bad(&type_name(obj)));
     }
     let mut set = FxHashSet::default();
     let items = if let Ok(s) = obj.cast::<PySet>() {
@@ -267,7 +287,7 @@ fn selection(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Selection> 
         s.iter().collect::<Vec<_>>()
     } else {
         obj.try_iter()
-            .map_err(|_| PyTypeError::new_err(format!("{what} must be \"all\" or a set of str")))?
+            .map_err(|_| bad(&type_name(obj)))?
             .collect::<PyResult<Vec<_>>>()?
     };
     for item in items {
@@ -279,13 +299,13 @@ fn selection(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Selection> 
     Ok(Selection::Set(set))
 }
 
-fn policy(
-    allowed: Option<&Bound<'_, PyAny>>,
-    disallowed: Option<&Bound<'_, PyAny>>,
+pub(crate) fn policy(
+    allowed: &Bound<'_, PyAny>,
+    disallowed: &Bound<'_, PyAny>,
 ) -> PyResult<SpecialPolicy> {
     Ok(SpecialPolicy {
-        allowed: selection(allowed, "allowed_special")?,
-        disallowed: selection(disallowed, "disallowed_special")?,
+        allowed: selection(allowed, Arg::Allowed)?,
+        disallowed: selection(disallowed, Arg::Disallowed)?,
     })
 }
 
@@ -379,8 +399,8 @@ impl PyCoreBpe {
         &self,
         py: Python<'_>,
         text: &str,
-        allowed_special: Option<&Bound<'_, PyAny>>,
-        disallowed_special: Option<&Bound<'_, PyAny>>,
+        allowed_special: &Bound<'_, PyAny>,
+        disallowed_special: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<Rank>> {
         let pol = policy(allowed_special, disallowed_special)?;
         run(py, text.len(), || self.inner.encode(text, &pol))
@@ -392,8 +412,8 @@ impl PyCoreBpe {
         &self,
         py: Python<'_>,
         text: &str,
-        allowed_special: Option<&Bound<'_, PyAny>>,
-        disallowed_special: Option<&Bound<'_, PyAny>>,
+        allowed_special: &Bound<'_, PyAny>,
+        disallowed_special: &Bound<'_, PyAny>,
     ) -> PyResult<(Vec<Rank>, Vec<Vec<Rank>>)> {
         let pol = policy(allowed_special, disallowed_special)?;
         py.detach(|| self.inner.encode_with_unstable(text, &pol))
@@ -406,8 +426,8 @@ impl PyCoreBpe {
         &self,
         py: Python<'py>,
         text: &str,
-        allowed_special: Option<&Bound<'py, PyAny>>,
-        disallowed_special: Option<&Bound<'py, PyAny>>,
+        allowed_special: &Bound<'py, PyAny>,
+        disallowed_special: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<u32>>> {
         let pol = policy(allowed_special, disallowed_special)?;
         let ids = py.detach(|| self.inner.encode(text, &pol)).map_err(to_py)?;
@@ -420,8 +440,8 @@ impl PyCoreBpe {
         &self,
         py: Python<'_>,
         text: &str,
-        allowed_special: Option<&Bound<'_, PyAny>>,
-        disallowed_special: Option<&Bound<'_, PyAny>>,
+        allowed_special: &Bound<'_, PyAny>,
+        disallowed_special: &Bound<'_, PyAny>,
     ) -> PyResult<usize> {
         let pol = policy(allowed_special, disallowed_special)?;
         run(py, text.len(), || self.inner.count(text, &pol))
@@ -446,8 +466,8 @@ impl PyCoreBpe {
         py: Python<'py>,
         texts: &Bound<'py, PyAny>,
         num_threads: usize,
-        allowed_special: Option<&Bound<'py, PyAny>>,
-        disallowed_special: Option<&Bound<'py, PyAny>>,
+        allowed_special: &Bound<'py, PyAny>,
+        disallowed_special: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let owned = strings_of(texts)?;
         let texts = str_refs(&owned)?;

@@ -786,6 +786,7 @@ fn last_char(bytes: &[u8]) -> Option<(char, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Lcg;
 
     fn toy() -> CoreBpe {
         let mut pairs: Vec<(Vec<u8>, Rank)> =
@@ -804,16 +805,9 @@ mod tests {
     #[test]
     fn scan_and_heap_agree() {
         let bpe = toy();
-        let mut seed = 12345u64;
+        let mut rng = Lcg(12345);
         for len in 2..300 {
-            let piece: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed = seed
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    b"abcd"[(seed >> 33) as usize % 4]
-                })
-                .collect();
+            let piece = rng.piece(b"abcd", len);
             let mut a = Vec::new();
             let mut b = Vec::new();
             bpe.merge_by_scan(&piece, &mut a);
@@ -854,17 +848,6 @@ mod tests {
             .windows(2)
             .map(|w| vocab.rank(&piece[w[0]..w[1]]).unwrap())
             .collect()
-    }
-
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            self.0 >> 33
-        }
     }
 
     /// A random vocabulary over `alphabet`: all bytes plus random strings

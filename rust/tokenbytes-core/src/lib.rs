@@ -20,6 +20,8 @@ pub mod parallel;
 pub mod pretokenize;
 pub mod special;
 pub mod table;
+#[cfg(test)]
+mod testing;
 pub mod vocab;
 
 pub use bpe::CoreBpe;

@@ -199,16 +199,9 @@ mod tests {
         let v = vocab(&[
             "aa", "ab", "ba", "aaaa", "aab", "abab", "bb", "aaaaaaaa", "bab", "abb",
         ]);
-        let mut seed = 7u64;
+        let mut rng = crate::testing::Lcg(7);
         for len in 2..400 {
-            let piece: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed = seed
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    b"aab"[(seed >> 33) as usize % 3]
-                })
-                .collect();
+            let piece = rng.piece(b"aab", len);
             assert_eq!(run(&v, &piece), Some(reference(&v, &piece)), "{piece:?}");
         }
         let long = vec![b'a'; 10_001];

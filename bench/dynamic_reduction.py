@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
+
+import _readme  # bench/_readme.py: this folder is on sys.path when run as a script
 
 import tokenbytes
 from tokenbytes.dynamic import merge_batch
@@ -154,13 +155,7 @@ def chart(results: dict[str, list[dict]], boundary: str, path: Path) -> None:
 
 
 def write_section(block: str) -> None:
-    text = SECTION.read_text(encoding="utf-8") if SECTION.exists() else ""
-    new = f"{START}\n{block}\n{END}"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: new, text, flags=re.S)
-    else:
-        text = (text.rstrip() + "\n\n" if text.strip() else "") + new + "\n"
-    SECTION.write_text(text, encoding="utf-8")
+    _readme.write_section(SECTION, START, END, block)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,12 +34,12 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import _readme  # bench/_readme.py: this folder is on sys.path when run as a script
 import numpy as np
 
 import tokenbytes
@@ -197,13 +197,7 @@ def table(rows: list[dict], skipped: list[str], pinned: str, args: argparse.Name
 
 
 def write_section(block: str) -> None:
-    text = SECTION.read_text(encoding="utf-8") if SECTION.exists() else ""
-    new = f"{START}\n{block}\n{END}"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: new, text, flags=re.S)
-    else:
-        text = (text.rstrip() + "\n\n" if text.strip() else "") + new + "\n"
-    SECTION.write_text(text, encoding="utf-8")
+    _readme.write_section(SECTION, START, END, block)
 
 
 if __name__ == "__main__":

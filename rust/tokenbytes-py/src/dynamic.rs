@@ -5,20 +5,15 @@
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyList, PyTuple};
 use std::sync::{Arc, Mutex, Weak};
 
 use tokenbytes_core::dynamic::{max_token_len, merge_ids, merge_texts, Boundary, Merged, StopRule};
 use tokenbytes_core::{CoreBpe, Rank};
 
+use crate::encoder::type_name;
 use crate::encoder::PyCoreBpe;
 use crate::errors::to_py;
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
-}
 
 fn non_negative(value: Option<i64>, what: &str) -> PyResult<Option<usize>> {
     value
@@ -161,23 +156,8 @@ pub fn dynamic_merge_texts<'py>(
     let mode = Boundary::parse(boundary).map_err(to_py)?;
     let stop = stop_rule(max_merges, target_length, gap_fraction)?;
     let policy = crate::encoder::policy(allowed_special, disallowed_special)?;
-    let owned: Vec<Bound<'py, PyString>> = texts
-        .try_iter()
-        .map_err(|_| {
-            PyTypeError::new_err(format!("batch must be a list, got {}", type_name(texts)))
-        })?
-        .enumerate()
-        .map(|(b, item)| {
-            let item = item?;
-            item.cast_into::<PyString>().map_err(|e| {
-                PyTypeError::new_err(format!(
-                    "batch[{b}] must be a str, got {}",
-                    type_name(e.into_inner().as_any())
-                ))
-            })
-        })
-        .collect::<PyResult<_>>()?;
-    let strs: Vec<&str> = owned.iter().map(|s| s.to_str()).collect::<PyResult<_>>()?;
+    let owned = crate::encoder::strings_of(texts)?;
+    let strs = crate::encoder::str_refs(&owned)?;
     let bpe = &core.get().inner;
     let merged = py
         .detach(|| merge_texts(bpe, &strs, &policy, mode, &stop, cached_max_token_len(bpe)))

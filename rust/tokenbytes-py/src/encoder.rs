@@ -135,7 +135,8 @@ fn rank_of(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Rank> {
     Ok(v as Rank)
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+/// The Python type name of `obj`, for error messages.
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
         .map_or_else(|_| "?".to_owned(), |n| n.to_string())
@@ -212,31 +213,34 @@ fn ids_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Rank>> {
     Ok(out)
 }
 
-/// The `str` items of a batch (`TypeError` for anything else).
-fn strings_of<'py>(texts: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyString>>> {
+/// The `str` items of a batch (`TypeError` naming the first bad item).
+pub(crate) fn strings_of<'py>(texts: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyString>>> {
     if texts.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(
-            "expected a list of str, got a single str",
+            "batch must be a list of str, got a single str",
         ));
     }
     let it = texts.try_iter().map_err(|_| {
-        PyTypeError::new_err(format!("expected a list of str, got {}", type_name(texts)))
+        PyTypeError::new_err(format!(
+            "batch must be a list of str, got {}",
+            type_name(texts)
+        ))
     })?;
-    it.map(|item| {
-        let item = item?;
-        item.cast_into::<PyString>().map_err(|e| {
-            PyTypeError::new_err(format!(
-                "batch items must be str, got {}",
-                type_name(e.into_inner().as_any())
-            ))
+    it.enumerate()
+        .map(|(i, item)| {
+            item?.cast_into::<PyString>().map_err(|e| {
+                PyTypeError::new_err(format!(
+                    "batch[{i}] must be a str, got {}",
+                    type_name(e.into_inner().as_any())
+                ))
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// UTF-8 views of the strings (`UnicodeEncodeError` for lone surrogates;
 /// the Python layer repairs those as tiktoken does).
-fn str_refs<'a>(owned: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
+pub(crate) fn str_refs<'a>(owned: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
     owned.iter().map(|s| s.to_str()).collect()
 }
 
@@ -389,11 +393,10 @@ impl PyCoreBpe {
 
     /// Encode with no special-token handling.
     fn encode_ordinary(&self, py: Python<'_>, text: &str) -> PyResult<Vec<Rank>> {
-        py.detach(|| self.inner.encode_ordinary(text))
-            .map_err(to_py)
+        run(py, text.len(), || self.inner.encode_ordinary(text))
     }
 
-    /// Encode under a special-token policy; `None` means "all".
+    /// Encode under tiktoken's special-token policy (see `policy`).
     #[pyo3(signature = (text, allowed_special, disallowed_special))]
     fn encode(
         &self,
@@ -416,8 +419,9 @@ impl PyCoreBpe {
         disallowed_special: &Bound<'_, PyAny>,
     ) -> PyResult<(Vec<Rank>, Vec<Vec<Rank>>)> {
         let pol = policy(allowed_special, disallowed_special)?;
-        py.detach(|| self.inner.encode_with_unstable(text, &pol))
-            .map_err(to_py)
+        run(py, text.len(), || {
+            self.inner.encode_with_unstable(text, &pol)
+        })
     }
 
     /// Encode into a new `uint32` numpy array (no copy of the ids).
@@ -430,7 +434,7 @@ impl PyCoreBpe {
         disallowed_special: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<u32>>> {
         let pol = policy(allowed_special, disallowed_special)?;
-        let ids = py.detach(|| self.inner.encode(text, &pol)).map_err(to_py)?;
+        let ids = run(py, text.len(), || self.inner.encode(text, &pol))?;
         Ok(PyArray1::from_vec(py, ids))
     }
 
@@ -477,7 +481,7 @@ impl PyCoreBpe {
 
     /// Encode arbitrary bytes (need not be UTF-8).
     fn encode_bytes(&self, py: Python<'_>, data: &[u8]) -> PyResult<Vec<Rank>> {
-        py.detach(|| self.inner.encode_bytes(data)).map_err(to_py)
+        run(py, data.len(), || self.inner.encode_bytes(data))
     }
 
     /// BPE of one piece, without pre-tokenization.
@@ -497,7 +501,7 @@ impl PyCoreBpe {
         tokens: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let ids = ids_from(tokens)?;
-        let bytes = py.detach(|| self.inner.decode_bytes(&ids)).map_err(to_py)?;
+        let bytes = run(py, 4 * ids.len(), || self.inner.decode_bytes(&ids))?;
         Ok(PyBytes::new(py, &bytes))
     }
 

@@ -24,16 +24,6 @@ __all__ = ["Encoding"]
 AllowedSpecial = Literal["all"] | Collection[str]
 
 
-def _repair_surrogates(text: str) -> str:
-    """Join UTF-16 surrogate pairs and replace lone surrogates by U+FFFD.
-
-    This is what tiktoken does for `str` input that is not valid Unicode text
-    (it happens with text extracted from PDFs or decoded with
-    ``surrogateescape``), so the same ids come out.
-    """
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
 #: Batch calls never start more worker threads than this.
 MAX_THREADS = 256
 
@@ -204,10 +194,7 @@ class Encoding:
         Raises:
             TypeError: `text` is not a str.
         """
-        try:
-            return self._core.encode_ordinary(text)
-        except UnicodeEncodeError:
-            return self._core.encode_ordinary(_repair_surrogates(text))
+        return self._core.encode_ordinary(text)
 
     def encode(
         self,
@@ -235,10 +222,7 @@ class Encoding:
                 message names it and both keyword arguments).
             TypeError: wrong argument types.
         """
-        try:
-            return self._core.encode(text, allowed_special, disallowed_special)
-        except UnicodeEncodeError:
-            return self._core.encode(_repair_surrogates(text), allowed_special, disallowed_special)
+        return self._core.encode(text, allowed_special, disallowed_special)
 
     def encode_with_unstable(
         self,
@@ -261,12 +245,7 @@ class Encoding:
         Raises:
             ValueError: `text` contains a disallowed special token.
         """
-        try:
-            return self._core.encode_with_unstable(text, allowed_special, disallowed_special)
-        except UnicodeEncodeError:
-            return self._core.encode_with_unstable(
-                _repair_surrogates(text), allowed_special, disallowed_special
-            )
+        return self._core.encode_with_unstable(text, allowed_special, disallowed_special)
 
     def encode_to_numpy(
         self,
@@ -279,12 +258,7 @@ class Encoding:
 
         The array takes ownership of the ids computed in Rust (no copy).
         """
-        try:
-            return self._core.encode_to_numpy(text, allowed_special, disallowed_special)
-        except UnicodeEncodeError:
-            return self._core.encode_to_numpy(
-                _repair_surrogates(text), allowed_special, disallowed_special
-            )
+        return self._core.encode_to_numpy(text, allowed_special, disallowed_special)
 
     def count(
         self,
@@ -294,10 +268,7 @@ class Encoding:
         disallowed_special: AllowedSpecial = "all",
     ) -> int:
         """Number of tokens `encode` returns, without building a Python list."""
-        try:
-            return self._core.count(text, allowed_special, disallowed_special)
-        except UnicodeEncodeError:
-            return self._core.count(_repair_surrogates(text), allowed_special, disallowed_special)
+        return self._core.count(text, allowed_special, disallowed_special)
 
     def encode_ordinary_batch(
         self, text: list[str], *, num_threads: int | None = None
@@ -313,10 +284,7 @@ class Encoding:
             list of B lists of ids, in input order; equal to encoding one by one.
         """
         n = _check_threads(num_threads)
-        try:
-            return self._core.encode_ordinary_batch(text, n)
-        except UnicodeEncodeError:
-            return self._core.encode_ordinary_batch([_repair_surrogates(t) for t in text], n)
+        return self._core.encode_ordinary_batch(text, n)
 
     def encode_batch(
         self,
@@ -332,11 +300,7 @@ class Encoding:
             ValueError: any string contains a disallowed special token.
         """
         n = _check_threads(num_threads)
-        try:
-            return self._core.encode_batch(text, n, allowed_special, disallowed_special)
-        except UnicodeEncodeError:
-            fixed = [_repair_surrogates(t) for t in text]
-            return self._core.encode_batch(fixed, n, allowed_special, disallowed_special)
+        return self._core.encode_batch(text, n, allowed_special, disallowed_special)
 
     def encode_bytes(self, data: bytes) -> list[int]:
         """Encode arbitrary bytes, valid UTF-8 or not.
@@ -450,10 +414,7 @@ class Encoding:
 
     def pretokenize(self, text: str) -> list[str]:
         """The pieces the pre-tokenizer splits `text` into (BPE never crosses them)."""
-        try:
-            return self._core.pretokenize(text)
-        except UnicodeEncodeError:
-            return self._core.pretokenize(_repair_surrogates(text))
+        return self._core.pretokenize(text)
 
     def __reduce__(self) -> tuple[Any, ...]:
         from tokenbytes.registry import ENCODINGS

@@ -405,13 +405,10 @@ def merge_batch(
             core, [_ids_item(x, i) for i, x in enumerate(items)], boundary, *stops
         )
     else:
-        allowed, disallowed = allowed_special, disallowed_special
-        try:
-            raw = _core.dynamic_merge_texts(core, items, boundary, *stops, allowed, disallowed)
-        except UnicodeEncodeError:
-            # Lone surrogates: repair as Encoding.encode does (tiktoken's rule).
-            items = [t.encode("utf-16", "surrogatepass").decode("utf-16", "replace") for t in items]
-            raw = _core.dynamic_merge_texts(core, items, boundary, *stops, allowed, disallowed)
+        # Lone surrogates are repaired in the extension, as Encoding.encode does.
+        raw = _core.dynamic_merge_texts(
+            core, items, boundary, *stops, allowed_special, disallowed_special
+        )
     return MergedBatch(raw, core, boundary)
 
 

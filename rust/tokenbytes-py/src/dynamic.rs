@@ -157,7 +157,8 @@ pub fn dynamic_merge_texts<'py>(
     let stop = stop_rule(max_merges, target_length, gap_fraction)?;
     let policy = crate::encoder::policy(allowed_special, disallowed_special)?;
     let owned = crate::encoder::strings_of(texts)?;
-    let strs = crate::encoder::str_refs(&owned)?;
+    let cows = crate::encoder::texts_of(&owned)?;
+    let strs: Vec<&str> = cows.iter().map(AsRef::as_ref).collect();
     let bpe = &core.get().inner;
     let merged = py
         .detach(|| merge_texts(bpe, &strs, &policy, mode, &stop, cached_max_token_len(bpe)))

@@ -1,9 +1,10 @@
 //! Bindings of the BPE encoder ([`tokenbytes_core::CoreBpe`]).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString};
 use rustc_hash::FxHashSet;
@@ -238,10 +239,27 @@ pub(crate) fn strings_of<'py>(texts: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'
         .collect()
 }
 
-/// UTF-8 views of the strings (`UnicodeEncodeError` for lone surrogates;
-/// the Python layer repairs those as tiktoken does).
-pub(crate) fn str_refs<'a>(owned: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
-    owned.iter().map(|s| s.to_str()).collect()
+/// The UTF-8 text of a Python `str`. A `str` that is not valid Unicode
+/// text (UTF-16 surrogates, as PDF extraction or `surrogateescape` leave
+/// them) is repaired as tiktoken does: surrogate pairs are joined into their
+/// code point and lone surrogates become U+FFFD. Never an exception for a
+/// `str`.
+pub(crate) fn text_of<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
+    match s.to_str() {
+        Ok(t) => Ok(Cow::Borrowed(t)),
+        Err(e) if e.is_instance_of::<PyUnicodeEncodeError>(s.py()) => {
+            let fixed = s
+                .call_method1("encode", ("utf-16", "surrogatepass"))?
+                .call_method1("decode", ("utf-16", "replace"))?;
+            Ok(Cow::Owned(fixed.extract::<String>()?))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// [`text_of`] of every string of a batch.
+pub(crate) fn texts_of<'a>(owned: &'a [Bound<'_, PyString>]) -> PyResult<Vec<Cow<'a, str>>> {
+    owned.iter().map(text_of).collect()
 }
 
 /// Which special-token argument is being read: they differ on `None` and
@@ -392,7 +410,9 @@ impl PyCoreBpe {
     }
 
     /// Encode with no special-token handling.
-    fn encode_ordinary(&self, py: Python<'_>, text: &str) -> PyResult<Vec<Rank>> {
+    fn encode_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Vec<Rank>> {
+        let text = text_of(text)?;
+        let text: &str = &text;
         run(py, text.len(), || self.inner.encode_ordinary(text))
     }
 
@@ -401,11 +421,13 @@ impl PyCoreBpe {
     fn encode(
         &self,
         py: Python<'_>,
-        text: &str,
+        text: &Bound<'_, PyString>,
         allowed_special: &Bound<'_, PyAny>,
         disallowed_special: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<Rank>> {
         let pol = policy(allowed_special, disallowed_special)?;
+        let text = text_of(text)?;
+        let text: &str = &text;
         run(py, text.len(), || self.inner.encode(text, &pol))
     }
 
@@ -414,11 +436,13 @@ impl PyCoreBpe {
     fn encode_with_unstable(
         &self,
         py: Python<'_>,
-        text: &str,
+        text: &Bound<'_, PyString>,
         allowed_special: &Bound<'_, PyAny>,
         disallowed_special: &Bound<'_, PyAny>,
     ) -> PyResult<(Vec<Rank>, Vec<Vec<Rank>>)> {
         let pol = policy(allowed_special, disallowed_special)?;
+        let text = text_of(text)?;
+        let text: &str = &text;
         run(py, text.len(), || {
             self.inner.encode_with_unstable(text, &pol)
         })
@@ -429,11 +453,13 @@ impl PyCoreBpe {
     fn encode_to_numpy<'py>(
         &self,
         py: Python<'py>,
-        text: &str,
+        text: &Bound<'py, PyString>,
         allowed_special: &Bound<'py, PyAny>,
         disallowed_special: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<u32>>> {
         let pol = policy(allowed_special, disallowed_special)?;
+        let text = text_of(text)?;
+        let text: &str = &text;
         let ids = run(py, text.len(), || self.inner.encode(text, &pol))?;
         Ok(PyArray1::from_vec(py, ids))
     }
@@ -443,11 +469,13 @@ impl PyCoreBpe {
     fn count(
         &self,
         py: Python<'_>,
-        text: &str,
+        text: &Bound<'_, PyString>,
         allowed_special: &Bound<'_, PyAny>,
         disallowed_special: &Bound<'_, PyAny>,
     ) -> PyResult<usize> {
         let pol = policy(allowed_special, disallowed_special)?;
+        let text = text_of(text)?;
+        let text: &str = &text;
         run(py, text.len(), || self.inner.count(text, &pol))
     }
 
@@ -459,7 +487,8 @@ impl PyCoreBpe {
         num_threads: usize,
     ) -> PyResult<Bound<'py, PyList>> {
         let owned = strings_of(texts)?;
-        let texts = str_refs(&owned)?;
+        let cows = texts_of(&owned)?;
+        let texts: Vec<&str> = cows.iter().map(AsRef::as_ref).collect();
         batch_to_lists(py, &texts, num_threads, |t| self.inner.encode_ordinary(t))
     }
 
@@ -474,7 +503,8 @@ impl PyCoreBpe {
         disallowed_special: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let owned = strings_of(texts)?;
-        let texts = str_refs(&owned)?;
+        let cows = texts_of(&owned)?;
+        let texts: Vec<&str> = cows.iter().map(AsRef::as_ref).collect();
         let pol = policy(allowed_special, disallowed_special)?;
         batch_to_lists(py, &texts, num_threads, |t| self.inner.encode(t, &pol))
     }
@@ -576,7 +606,9 @@ impl PyCoreBpe {
     }
 
     /// The pieces the pre-tokenizer splits `text` into.
-    fn pretokenize(&self, py: Python<'_>, text: &str) -> PyResult<Vec<String>> {
+    fn pretokenize(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Vec<String>> {
+        let text = text_of(text)?;
+        let text: &str = &text;
         py.detach(|| {
             self.inner
                 .pretokenizer()

@@ -13,8 +13,11 @@
 //! Token ids are [`Rank`]s (`u32`), as in tiktoken: a lower rank merges first.
 
 pub mod bpe;
+pub mod byteprob;
 pub mod dynamic;
 pub mod error;
+pub mod formats;
+pub mod hf;
 pub mod long_piece;
 pub mod parallel;
 pub mod pretokenize;

@@ -1,9 +1,12 @@
 //! PyO3 bindings of tokenbytes: argument conversion, GIL release and error
 //! mapping only. All algorithms live in `tokenbytes-core`.
 
+mod byteprob;
 mod dynamic;
 mod encoder;
 mod errors;
+mod formats;
+mod hf;
 
 use pyo3::prelude::*;
 
@@ -15,5 +18,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encoder::default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(dynamic::dynamic_merge_texts, m)?)?;
     m.add_function(wrap_pyfunction!(dynamic::dynamic_merge_ids, m)?)?;
+    hf::register(m)?;
+    formats::register(m)?;
+    byteprob::register(m)?;
     Ok(())
 }

@@ -1,0 +1,1 @@
+//! Exact byte-level probabilities from tokenized language models (issue 4).

@@ -1,0 +1,1 @@
+//! Hugging Face `tokenizer.json` byte-level BPE pipelines (issue 3).

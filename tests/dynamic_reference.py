@@ -190,6 +190,13 @@ def reference_merge(
         for s in seqs:
             for x, y in itertools.pairwise(s):
                 if x[3] == y[3] and isinstance(x[0], bytes) and isinstance(y[0], bytes):
+                    # "pretoken": the joined string must also be a single
+                    # pre-token on its own (its only cuts are its two ends).
+                    if boundary == "pretoken" and pretoken_cuts(x[0] + y[0], pattern) - {
+                        0,
+                        len(x[0] + y[0]),
+                    }:
+                        continue
                     counts[(x[0], y[0])] = counts.get((x[0], y[0]), 0) + 1
         if not counts:
             break

@@ -18,7 +18,12 @@ Semantics, exactly (the tests compare token for token with a slow
 reference):
 
 * Each sequence is cut into *units* by the boundary mode; tokens merge
-  only inside a unit. ``"pretoken"``: the tokenizer's own pre-tokens.
+  only inside a unit. ``"pretoken"``: the tokenizer's own pre-tokens, and
+  a pair merges only if its joined string is itself a single pre-token
+  when pre-tokenized on its own (o200k splits ``" don'"`` into ``" don"``
+  and ``"'"``, so ``(" don", "'")`` never merges, while ``("'", "t")``
+  and then ``(" don", "'t")`` may; in rare units this leaves two tokens
+  at the end, above the word-level limit).
   ``"word"``: whitespace-delimited words, each owning the one whitespace
   character before it (as GPT-style tokens do; the rest of a whitespace
   run is a unit of its own), so punctuation may join a word.

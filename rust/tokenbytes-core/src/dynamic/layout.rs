@@ -22,6 +22,9 @@ pub struct Layout {
     pub starts_unit: Vec<bool>,
     /// Whether a token is a special token (never merged).
     pub special: Vec<bool>,
+    /// Whether a pair may merge only if its joined bytes are a single
+    /// pre-token on their own (boundary mode `"pretoken"`).
+    pub single_pretoken_pairs: bool,
 }
 
 impl Layout {
@@ -66,6 +69,7 @@ impl Layout {
         mode: Boundary,
     ) -> Result<Self> {
         let mut out = Self::new();
+        out.single_pretoken_pairs = mode == Boundary::PreToken;
         let mut scratch = Scratch::default();
         for text in texts {
             bpe.specials().check_disallowed(text, policy)?;
@@ -146,6 +150,7 @@ impl Layout {
     /// neither a mergeable rank nor a special token; regex failures.
     pub fn from_ids(bpe: &CoreBpe, seqs: &[Vec<Rank>], mode: Boundary) -> Result<Self> {
         let mut out = Self::new();
+        out.single_pretoken_pairs = mode == Boundary::PreToken;
         let mut s = Scratch::default();
         for (b, seq) in seqs.iter().enumerate() {
             s.ids.clear();

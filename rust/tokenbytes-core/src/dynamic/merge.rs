@@ -46,6 +46,7 @@ use crate::error::{Error, Result};
 use crate::Rank;
 
 use super::layout::Layout;
+use super::segment::is_single_pretoken;
 
 const NONE: u32 = u32::MAX;
 const DEAD: u32 = u32::MAX;
@@ -417,6 +418,9 @@ struct Pair {
     first_hint: u32,
     /// Head of this pair's occurrence list in the arena (`NONE` if empty).
     head: u32,
+    /// The pair may never merge (its joined bytes are not one pre-token);
+    /// it is no longer counted.
+    banned: bool,
 }
 
 /// The mutable state of one run.
@@ -443,6 +447,11 @@ struct Merger<'a> {
     scratch: Vec<u64>,
     /// Number of pairs with a positive count.
     live: usize,
+    /// Boundary mode `"pretoken"`: a pair merges only if its joined bytes
+    /// are one pre-token on their own.
+    single_pretoken: bool,
+    join_buf: Vec<u8>,
+    cut_buf: Vec<usize>,
 }
 
 /// Heap entry: larger count first, then smaller first occurrence; the
@@ -486,6 +495,7 @@ impl Merger<'_> {
             count: 0,
             first_hint: first,
             head: NONE,
+            banned: false,
         });
         self.touched_mark.push(false);
         self.pair_ids.insert(key, p);
@@ -497,6 +507,9 @@ impl Merger<'_> {
         let g = self.gpos(node);
         let p = self.pair_id(a, b, g);
         let pair = &mut self.pairs[p as usize];
+        if pair.banned {
+            return;
+        }
         if pair.count == 0 {
             self.live += 1;
         }
@@ -514,6 +527,9 @@ impl Merger<'_> {
     fn dec(&mut self, a: u32, b: u32, c: u32) {
         if let Some(&p) = self.pair_ids.get(&pair_key(a, b)) {
             let pair = &mut self.pairs[p as usize];
+            if pair.banned {
+                return;
+            }
             debug_assert!(pair.count >= c, "pair count underflow");
             pair.count = pair.count.saturating_sub(c);
             if pair.count == 0 {
@@ -567,9 +583,12 @@ impl Merger<'_> {
     }
 
     /// Pop the best pair (its valid occurrences are left in `scratch`).
-    fn pop_best(&mut self) -> Option<u32> {
+    /// In `"pretoken"` mode a pair whose joined bytes are not one pre-token
+    /// is banned when it comes out on top (the predicate depends on the
+    /// pair alone, so this equals never counting it).
+    fn pop_best(&mut self) -> Result<Option<u32>> {
         if self.live == 0 {
-            return None; // no pair left: skip draining stale entries
+            return Ok(None); // no pair left: skip draining stale entries
         }
         while let Some(entry) = self.heap.pop() {
             let p = entry_pair(entry);
@@ -590,11 +609,30 @@ impl Merger<'_> {
             };
             let fresh = heap_entry(pair.count, first, p);
             if fresh == entry {
-                return Some(p);
+                if self.single_pretoken && !self.joins_into_one_pretoken(pair.left, pair.right)? {
+                    let banned = &mut self.pairs[p as usize];
+                    banned.count = 0;
+                    banned.banned = true;
+                    banned.head = NONE;
+                    self.live -= 1;
+                    continue;
+                }
+                return Ok(Some(p));
             }
             self.heap.push(fresh);
         }
-        None
+        Ok(None)
+    }
+
+    /// Whether tokens `a` and `b` joined are a single pre-token on their own.
+    fn joins_into_one_pretoken(&mut self, a: u32, b: u32) -> Result<bool> {
+        let mut buf = std::mem::take(&mut self.join_buf);
+        buf.clear();
+        self.tokens.write_bytes(a, &mut buf);
+        self.tokens.write_bytes(b, &mut buf);
+        let one = is_single_pretoken(self.tokens.bpe.pretokenizer(), &buf, &mut self.cut_buf);
+        self.join_buf = buf;
+        one
     }
 
     /// Apply pair `p` (occurrences in `scratch`); return the tokens saved.
@@ -717,6 +755,9 @@ pub fn merge(
         touched_mark: Vec::new(),
         scratch: Vec::new(),
         live: 0,
+        single_pretoken: layout.single_pretoken_pairs,
+        join_buf: Vec::new(),
+        cut_buf: Vec::new(),
     };
 
     // 1. Units, deduplicated.
@@ -791,7 +832,7 @@ pub fn merge(
     };
     let mut length = l0;
     while !stop.reached(out.n_merges(), length, l0, lw) {
-        let Some(p) = m.pop_best() else { break };
+        let Some(p) = m.pop_best()? else { break };
         length -= m.apply(p, &mut out)?;
     }
 

@@ -20,7 +20,8 @@ use crate::pretokenize::PreTokenizer;
 /// Which adjacent tokens may merge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Boundary {
-    /// Only inside one pre-token of the tokenizer's own pre-tokenizer.
+    /// Only inside one pre-token of the tokenizer's own pre-tokenizer, and
+    /// only if the joined bytes are a single pre-token on their own.
     PreToken,
     /// Only inside one whitespace-delimited word (a word owns the single
     /// whitespace character before it, as GPT-style tokens do; the rest of a
@@ -87,6 +88,22 @@ pub fn cuts(mode: Boundary, pretok: &PreTokenizer, seg: &[u8], out: &mut Vec<usi
             Ok(())
         }
     }
+}
+
+/// Whether `bytes` is exactly one pre-token of `pretok` on its own (valid
+/// UTF-8 runs split by the pattern, each run of invalid bytes one piece, as
+/// for unit cuts). `scratch` is reused between calls.
+///
+/// # Errors
+/// Regex failures (backtrack limit).
+pub fn is_single_pretoken(
+    pretok: &PreTokenizer,
+    bytes: &[u8],
+    scratch: &mut Vec<usize>,
+) -> Result<bool> {
+    scratch.clear();
+    pretoken_cuts(pretok, bytes, scratch)?;
+    Ok(scratch.iter().all(|&c| c == 0 || c == bytes.len()))
 }
 
 fn pretoken_cuts(pretok: &PreTokenizer, seg: &[u8], out: &mut Vec<usize>) -> Result<()> {

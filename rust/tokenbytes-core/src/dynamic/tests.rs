@@ -2,6 +2,7 @@
 
 use rustc_hash::FxHashMap;
 
+use super::segment::is_single_pretoken;
 use super::*;
 use crate::pretokenize::{PreTokenizer, R50K_PATTERN};
 use crate::special::{Selection, SpecialTokens};
@@ -85,7 +86,12 @@ fn naive(bpe: &CoreBpe, layout: &Layout, stop: &StopRule) -> Naive {
         for s in &seqs {
             for w in s.windows(2) {
                 if let ((Tok::Bytes(a), .., ua), (Tok::Bytes(b), .., ub)) = (&w[0], &w[1]) {
-                    if ua == ub {
+                    let joined = [a.as_slice(), b.as_slice()].concat();
+                    if ua == ub
+                        && (!layout.single_pretoken_pairs
+                            || is_single_pretoken(bpe.pretokenizer(), &joined, &mut Vec::new())
+                                .unwrap())
+                    {
                         let k = (a.clone(), b.clone());
                         let c = counts.entry(k.clone()).or_insert(0);
                         if *c == 0 {
@@ -230,7 +236,10 @@ fn check(bpe: &CoreBpe, layout: &Layout, stop: &StopRule) {
             .collect();
         assert_eq!(bpe.decode_bytes(&parts).unwrap(), orig);
     }
-    if *stop == StopRule::default() {
+    // With no stop rule the word-level limit is reached, except in
+    // "pretoken" mode where a unit may keep two tokens whose join is not
+    // a single pre-token (the naive comparison above covers that case).
+    if *stop == StopRule::default() && !layout.single_pretoken_pairs {
         assert_eq!(fast.ids.len(), fast.word_level_length);
     }
 }
@@ -463,4 +472,37 @@ fn long_merges_pool_with_long_vocabulary_tokens() {
         assert_eq!(m.parts(m.ids[0]), [256]);
     }
     assert_eq!(max_token_len(&bpe), 300);
+}
+
+#[test]
+fn pretoken_pairs_must_join_into_one_pretoken() {
+    // R50K splits "'r" into "'" and "r", so in "pretoken" mode the pair
+    // ("'", "r") never merges although it is the first and most frequent
+    // pair of the unit "'re"; ("r", "e") merges first, then ("'", "re").
+    let bpe = toy();
+    let ids: Vec<Rank> = b"'re".iter().map(|&b| Rank::from(b)).collect();
+    let seqs = vec![ids.clone(), ids];
+    let layout = Layout::from_ids(&bpe, &seqs, Boundary::PreToken).unwrap();
+    let m = merge(&bpe, &layout, &StopRule::default(), None).unwrap();
+    let spelled = |d: u32| bpe.decode_bytes(&m.token_parts(d)).unwrap();
+    let merges: Vec<(Vec<u8>, Vec<u8>)> = (0..m.n_merges())
+        .map(|i| (spelled(m.merge_left[i]), spelled(m.merge_right[i])))
+        .collect();
+    assert_eq!(
+        merges,
+        [
+            (b"r".to_vec(), b"e".to_vec()),
+            (b"'".to_vec(), b"re".to_vec())
+        ]
+    );
+    let none = merge_ids(&bpe, &seqs, Boundary::None, &StopRule::default(), None).unwrap();
+    assert_eq!(spelled_first(&bpe, &none), b"'r");
+}
+
+fn spelled_first(bpe: &CoreBpe, m: &Merged) -> Vec<u8> {
+    bpe.decode_bytes(&m.token_parts(m.merge_left[0]))
+        .unwrap()
+        .into_iter()
+        .chain(bpe.decode_bytes(&m.token_parts(m.merge_right[0])).unwrap())
+        .collect()
 }

@@ -13,17 +13,18 @@ sha256 when one is given, and kept under ``$TOKENBYTES_TEST_CACHE/pypi``
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
 import tarfile
 import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
 
-CACHE = Path(
-    os.environ.get("TOKENBYTES_TEST_CACHE", Path.home() / ".cache" / "tokenbytes-tests")
-) / "pypi"
+CACHE = (
+    Path(os.environ.get("TOKENBYTES_TEST_CACHE", Path.home() / ".cache" / "tokenbytes-tests"))
+    / "pypi"
+)
 
 
 def _sha256(path: Path) -> str:

@@ -94,6 +94,8 @@ pub(crate) struct Piece {
 struct Fast {
     bpe: CoreBpe,
     rank_to_id: Vec<u32>,
+    /// Whether each id is a reachable token (or a single byte).
+    reachable: Vec<bool>,
 }
 
 /// Byte strings by id (an empty range: no such id) and a lookup table of
@@ -567,19 +569,31 @@ impl BpeModel {
         if word.is_empty() {
             return;
         }
-        if self.core.ignore_merges && word.len() > 1 {
-            if let Some(id) = self.id_of_bytes(word) {
-                out.push(id);
-                return;
-            }
-        }
         if let Some(fast) = self.fast() {
             if !self.has_missing(word) {
+                // A word that is a token: emitted whole with
+                // `ignore_merges`, or if pair-rank BPE forms it (reachable).
+                if word.len() > 1 {
+                    if let Some(id) = self.id_of_bytes(word) {
+                        if self.core.ignore_merges
+                            || fast.reachable.get(id as usize).copied().unwrap_or(false)
+                        {
+                            out.push(id);
+                            return;
+                        }
+                    }
+                }
                 let start = out.len();
                 fast.bpe.encode_piece_into(word, out);
                 for r in &mut out[start..] {
                     *r = fast.rank_to_id[*r as usize];
                 }
+                return;
+            }
+        }
+        if self.core.ignore_merges && word.len() > 1 {
+            if let Some(id) = self.id_of_bytes(word) {
+                out.push(id);
                 return;
             }
         }
@@ -928,6 +942,14 @@ impl Core {
             PreTokenizer::new(R50K_PATTERN).map_err(|e| e.to_string())?,
         )
         .map_err(|e| e.to_string())?;
-        Ok(Fast { bpe, rank_to_id })
+        let mut is_reachable = vec![false; slots as usize];
+        for &(id, _) in &reachable {
+            is_reachable[id as usize] = true;
+        }
+        Ok(Fast {
+            bpe,
+            rank_to_id,
+            reachable: is_reachable,
+        })
     }
 }

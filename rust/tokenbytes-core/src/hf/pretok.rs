@@ -455,6 +455,29 @@ fn run_from(
             } else {
                 &text[split.start..split.end]
             };
+            if let Pattern::Fast(p) = regex {
+                // Streamed: the pieces tile the text.
+                let base = s.as_ptr() as usize;
+                let mut prev = 0usize;
+                let mut result = Ok(());
+                let mut visit = |a: usize,
+                                 b: usize,
+                                 scratch: &mut Scratch,
+                                 result: &mut Result<()>| {
+                    if result.is_ok() && a < b {
+                        *result =
+                            run_from(rest, depth + 1, true, text, split.sub(a, b), scratch, emit);
+                    }
+                };
+                p.split(s, |piece| {
+                    let a = piece.as_ptr() as usize - base;
+                    visit(prev, a, scratch, &mut result);
+                    visit(a, a + piece.len(), scratch, &mut result);
+                    prev = a + piece.len();
+                })?;
+                visit(prev, s.len(), scratch, &mut result);
+                return result;
+            }
             let mut segs = std::mem::take(&mut scratch.segs[depth]);
             if let Err(e) = regex.find_matches(s, &mut segs) {
                 scratch.segs[depth] = segs;
@@ -470,6 +493,35 @@ fn run_from(
                 }
             }
             scratch.segs[depth] = segs;
+            result
+        }
+        Step::Split {
+            pattern: Pattern::Fast(p),
+            behavior: Behavior::Isolated,
+            invert: false,
+        } if !mapped && !split.prefix => {
+            // Streamed: the pieces (and any gap between them) in order.
+            let s = &text[split.start..split.end];
+            let base = s.as_ptr() as usize;
+            let mut prev = 0usize;
+            let mut result = Ok(());
+            let mut visit = |a: usize, b: usize, scratch: &mut Scratch, result: &mut Result<()>| {
+                if result.is_ok() && a < b {
+                    let sub = Split {
+                        prefix: false,
+                        start: split.start + a,
+                        end: split.start + b,
+                    };
+                    *result = run_from(rest, depth + 1, mapped, text, sub, scratch, emit);
+                }
+            };
+            p.split(s, |piece| {
+                let a = piece.as_ptr() as usize - base;
+                visit(prev, a, scratch, &mut result);
+                visit(a, a + piece.len(), scratch, &mut result);
+                prev = a + piece.len();
+            })?;
+            visit(prev, s.len(), scratch, &mut result);
             result
         }
         Step::Split {

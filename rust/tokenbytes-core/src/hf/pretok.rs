@@ -11,13 +11,15 @@
 //! Patterns follow `tokenizers`' regex engine (Oniguruma, Ruby syntax):
 //! `^` and `$` are line anchors, and after an empty match the search
 //! resumes one character later. Regular expressions run on `fancy-regex`
-//! with the anchors rewritten, except the Llama-3 and o200k patterns and
+//! with the anchors rewritten, except the Llama-3, Qwen2 and o200k patterns and
 //! the GPT-2 pattern of `ByteLevel`, which use the hand-written splitters
 //! of [`crate::pretokenize`] (same matches, checked against `tokenizers`
 //! by the tests).
 
 use crate::error::{Error, Result};
-use crate::pretokenize::{PreTokenizer, LLAMA3_PATTERN, O200K_PATTERN, R50K_PATTERN};
+use crate::pretokenize::{
+    PreTokenizer, LLAMA3_PATTERN, O200K_PATTERN, QWEN2_PATTERN, R50K_PATTERN,
+};
 
 use super::bytemap;
 
@@ -82,7 +84,7 @@ impl Pattern {
         // Patterns whose hand-written splitter has exactly the matches of
         // the Oniguruma pattern (no anchors).
         let fast = match pattern {
-            LLAMA3_PATTERN | O200K_PATTERN => Some(PreTokenizer::new(pattern)?),
+            LLAMA3_PATTERN | O200K_PATTERN | QWEN2_PATTERN => Some(PreTokenizer::new(pattern)?),
             BYTELEVEL_PATTERN => Some(PreTokenizer::new(R50K_PATTERN)?),
             _ => None,
         };

@@ -18,6 +18,66 @@ use super::model::ModelSpec;
 use super::post::{DecodeStep, Piece, PostStep, Seq, TemplateToken};
 use super::pretok::{Behavior, Pattern, Step};
 
+thread_local! {
+    /// Expected number of entries of the big lists, from the file size.
+    static CAPACITY_HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn capacity_hint() -> usize {
+    CAPACITY_HINT.with(std::cell::Cell::get)
+}
+
+/// `model.merges` as token pairs (`"a b"` strings split at their space;
+/// `#version` lines skipped).
+struct MergesField<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for MergesField<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MergesField<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of merges")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(s.size_hint().unwrap_or_else(capacity_hint));
+                while let Some(m) = s.next_element::<MergeEntry<'de>>()? {
+                    match m {
+                        MergeEntry::Pair(a, b) => out.push((a, b)),
+                        MergeEntry::Legacy(s) => {
+                            if s.starts_with("#version") {
+                                continue;
+                            }
+                            let bytes = s.as_bytes();
+                            let split = bytes.iter().position(|&c| c == b' ');
+                            let Some(k) = split.filter(|&k| !bytes[k + 1..].contains(&b' ')) else {
+                                return Err(de::Error::custom(format!(
+                                    "model.merges[{}]: {s:?} is not two tokens separated by one space",
+                                    out.len()
+                                )));
+                            };
+                            out.push(match s {
+                                Cow::Borrowed(full) => {
+                                    (Cow::Borrowed(&full[..k]), Cow::Borrowed(&full[k + 1..]))
+                                }
+                                Cow::Owned(full) => (
+                                    Cow::Owned(full[..k].to_owned()),
+                                    Cow::Owned(full[k + 1..].to_owned()),
+                                ),
+                            });
+                        }
+                    }
+                }
+                Ok(MergesField(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
 /// `model.vocab`: the entries in file order, or `None` when it is not a
 /// JSON object (another model type).
 struct VocabField<'a>(Option<Vec<(Cow<'a, str>, u64)>>);
@@ -34,7 +94,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for VocabField<'a> {
                 self,
                 mut m: A,
             ) -> std::result::Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(m.size_hint().unwrap_or(0));
+                let mut out =
+                    Vec::with_capacity(m.size_hint().unwrap_or_else(|| capacity_hint() / 2));
                 while let Some(k) = m.next_key::<Cow<'de, str>>()? {
                     let id: u64 = m.next_value()?;
                     out.push((k, id));
@@ -120,7 +181,7 @@ struct RawModel<'a> {
     #[serde(borrow, default)]
     vocab: Option<VocabField<'a>>,
     #[serde(borrow, default)]
-    merges: Option<Vec<MergeEntry<'a>>>,
+    merges: Option<MergesField<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -202,8 +263,9 @@ fn get_u64(v: &Value, key: &str, what: &str) -> Result<u64> {
 }
 
 /// Parse and check the whole file.
-pub(crate) fn parse(data: &[u8]) -> Result<Config<'_>> {
-    let raw: RawTokenizer<'_> = serde_json::from_slice(data)
+pub(crate) fn parse(data: &str) -> Result<Config<'_>> {
+    CAPACITY_HINT.with(|c| c.set(data.len() / 24));
+    let raw: RawTokenizer<'_> = serde_json::from_str(data)
         .map_err(|e| invalid(format!("not a valid tokenizer.json: {e}")))?;
     if let Some(v) = &raw.version {
         if v != "1.0" {
@@ -300,39 +362,7 @@ fn parse_model(m: RawModel<'_>) -> Result<ModelSpec<'_>> {
             .map_err(|_| invalid(format!("model.vocab: id {id} of {tok:?} is too large")))?;
         vocab_out.push((tok, id));
     }
-    let mut merges_out = Vec::with_capacity(merges.len());
-    let mut rank = 0usize;
-    for m in merges {
-        match m {
-            MergeEntry::Pair(a, b) => merges_out.push((a, b)),
-            MergeEntry::Legacy(s) => {
-                if s.starts_with("#version") {
-                    continue;
-                }
-                let mut it = s.split(' ');
-                let parts = (it.next(), it.next(), it.next());
-                match parts {
-                    (Some(a), Some(b), None) => {
-                        let (a, b) = match &s {
-                            Cow::Borrowed(full) => {
-                                let full: &str = full;
-                                let (x, y) = full.split_at(a.len());
-                                (Cow::Borrowed(x), Cow::Borrowed(&y[1..]))
-                            }
-                            Cow::Owned(_) => (Cow::Owned(a.to_owned()), Cow::Owned(b.to_owned())),
-                        };
-                        merges_out.push((a, b));
-                    }
-                    _ => {
-                        return Err(invalid(format!(
-                            "model.merges[{rank}]: {s:?} is not two tokens separated by one space"
-                        )))
-                    }
-                }
-            }
-        }
-        rank += 1;
-    }
+    let merges_out = merges.0;
     Ok(ModelSpec {
         vocab: vocab_out,
         merges: merges_out,

@@ -275,6 +275,17 @@ impl HfTokenizer {
     /// path of the problem; [`Error::NotImplemented`] for components or
     /// options that are not supported.
     pub fn from_json(data: &[u8]) -> Result<Self> {
+        let text = std::str::from_utf8(data).map_err(|e| {
+            Error::InvalidVocab(format!("not a valid tokenizer.json: not UTF-8 ({e})"))
+        })?;
+        Self::from_json_str(text)
+    }
+
+    /// [`Self::from_json`] for text already known to be UTF-8.
+    ///
+    /// # Errors
+    /// As [`Self::from_json`].
+    pub fn from_json_str(data: &str) -> Result<Self> {
         let cfg = config::parse(data)?;
         let model = BpeModel::new(cfg.model)?;
         let added = AddedVocab::new(cfg.added, &model, cfg.nfc)?;

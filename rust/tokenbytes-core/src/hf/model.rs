@@ -365,74 +365,100 @@ impl BpeModel {
             spec.vocab.iter().map(|(t, id)| (*id, t.as_bytes(), true)),
             "token",
         )?;
-        // Bytes of every token, decoded when it is a byte-level string.
-        let decoded: Vec<(u32, Option<Vec<u8>>)> = spec
-            .vocab
-            .iter()
-            .map(|(t, id)| (*id, bytemap::decode_str(t)))
-            .collect();
-        let bytes = by_id(
-            slots,
-            decoded
-                .iter()
-                .zip(&spec.vocab)
-                .map(|((id, d), (t, _))| match d {
-                    Some(b) => (*id, b.as_slice(), true),
-                    None => (*id, t.as_bytes(), false),
-                }),
-            "byte string",
-        )?;
-        drop(decoded);
+        // The byte table and the merges are independent: built side by side.
+        let build_bytes = || -> Result<ById> {
+            // Bytes of every token, decoded when it is a byte-level string (all
+            // decoded into one buffer).
+            let mut dec: Vec<u8> = Vec::with_capacity(strs.arena.len());
+            let mut spans: Vec<(u32, u32, bool)> = Vec::with_capacity(n);
+            for (t, _) in &spec.vocab {
+                let start = dec.len();
+                let ok = t.chars().all(|c| match bytemap::char_byte(c) {
+                    Some(b) => {
+                        dec.push(b);
+                        true
+                    }
+                    None => false,
+                });
+                if !ok {
+                    dec.truncate(start);
+                }
+                spans.push((start as u32, (dec.len() - start) as u32, ok));
+            }
+            by_id(
+                slots,
+                spans
+                    .iter()
+                    .zip(&spec.vocab)
+                    .map(|(&(a, len, ok), (t, id))| {
+                        if ok {
+                            (*id, &dec[a as usize..(a + len) as usize], true)
+                        } else {
+                            (*id, t.as_bytes(), false)
+                        }
+                    }),
+                "byte string",
+            )
+        };
+        let build_merges = || -> Result<(PairTable, Vec<(u32, u32)>)> {
+            // Merges: ids of both sides and of the concatenation (resolved in
+            // parallel; the first bad merge is reported).
+            let resolve = |(a, b): &(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)| {
+                let ia = strs.find(a.as_bytes())?;
+                let ib = strs.find(b.as_bytes())?;
+                let mut buf = [0u8; 256];
+                let n = a.len() + b.len();
+                let new_id = if n <= buf.len() {
+                    buf[..a.len()].copy_from_slice(a.as_bytes());
+                    buf[a.len()..n].copy_from_slice(b.as_bytes());
+                    strs.find(&buf[..n])?
+                } else {
+                    strs.find(&[a.as_bytes(), b.as_bytes()].concat())?
+                };
+                Some((ia, ib, new_id))
+            };
+            let resolved: Vec<Option<(u32, u32, u32)>> = if spec.merges.len() > 20_000 {
+                use rayon::prelude::*;
+                match crate::parallel::pool(crate::parallel::default_threads()) {
+                    Ok(pool) => pool.install(|| spec.merges.par_iter().map(resolve).collect()),
+                    Err(_) => spec.merges.iter().map(resolve).collect(),
+                }
+            } else {
+                spec.merges.iter().map(resolve).collect()
+            };
+            let mut merges = Vec::with_capacity(resolved.len());
+            for (i, r) in resolved.iter().enumerate() {
+                match r {
+                    Some(t) => merges.push(*t),
+                    None => {
+                        let (a, b) = &spec.merges[i];
+                        let missing = [a.to_string(), b.to_string(), format!("{a}{b}")]
+                            .into_iter()
+                            .find(|t| strs.find(t.as_bytes()).is_none())
+                            .unwrap_or_default();
+                        return Err(Error::InvalidVocab(format!(
+                        "model.merges[{i}] ({a:?}, {b:?}): token {missing:?} is not in the vocabulary"
+                    )));
+                    }
+                }
+            }
+            drop(resolved);
+            let pairs = PairTable::build(slots, &merges);
+            let merges: Vec<(u32, u32)> = merges.into_iter().map(|(a, b, _)| (a, b)).collect();
+            Ok((pairs, merges))
+        };
+        let (bytes, merged) = match crate::parallel::pool(crate::parallel::default_threads()) {
+            Ok(pool) if spec.merges.len() > 20_000 => pool.join(build_bytes, build_merges),
+            _ => (build_bytes(), build_merges()),
+        };
+        let bytes = bytes?;
+        let (pairs, merges) = merged?;
         let mut byte_id = [NONE; 256];
         for b in 0..=255u8 {
             if let Some(id) = bytes.find(&[b]) {
                 byte_id[b as usize] = id;
             }
         }
-        // Merges: ids of both sides and of the concatenation (resolved in
-        // parallel; the first bad merge is reported).
-        let resolve = |(a, b): &(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)| {
-            let ia = strs.find(a.as_bytes())?;
-            let ib = strs.find(b.as_bytes())?;
-            let mut buf = [0u8; 256];
-            let n = a.len() + b.len();
-            let new_id = if n <= buf.len() {
-                buf[..a.len()].copy_from_slice(a.as_bytes());
-                buf[a.len()..n].copy_from_slice(b.as_bytes());
-                strs.find(&buf[..n])?
-            } else {
-                strs.find(&[a.as_bytes(), b.as_bytes()].concat())?
-            };
-            Some((ia, ib, new_id))
-        };
-        let resolved: Vec<Option<(u32, u32, u32)>> = if spec.merges.len() > 20_000 {
-            use rayon::prelude::*;
-            match crate::parallel::pool(crate::parallel::default_threads()) {
-                Ok(pool) => pool.install(|| spec.merges.par_iter().map(resolve).collect()),
-                Err(_) => spec.merges.iter().map(resolve).collect(),
-            }
-        } else {
-            spec.merges.iter().map(resolve).collect()
-        };
-        let mut merges = Vec::with_capacity(resolved.len());
-        for (i, r) in resolved.iter().enumerate() {
-            match r {
-                Some(t) => merges.push(*t),
-                None => {
-                    let (a, b) = &spec.merges[i];
-                    let missing = [a.to_string(), b.to_string(), format!("{a}{b}")]
-                        .into_iter()
-                        .find(|t| strs.find(t.as_bytes()).is_none())
-                        .unwrap_or_default();
-                    return Err(Error::InvalidVocab(format!(
-                        "model.merges[{i}] ({a:?}, {b:?}): token {missing:?} is not in the vocabulary"
-                    )));
-                }
-            }
-        }
-        drop(resolved);
-        let pairs = PairTable::build(slots, &merges);
-        let merges: Vec<(u32, u32)> = merges.into_iter().map(|(a, b, _)| (a, b)).collect();
         let any_missing = byte_id.contains(&NONE);
         // The unknown token and byte fallback only matter for bytes that
         // have no token.

@@ -311,7 +311,7 @@ fn hf_load_phases() {
     let mut best = [f64::MAX; 4];
     for _ in 0..10 {
         let t0 = std::time::Instant::now();
-        let cfg = super::config::parse(&data).unwrap();
+        let cfg = super::config::parse(std::str::from_utf8(&data).unwrap()).unwrap();
         let t1 = std::time::Instant::now();
         let m = super::model::BpeModel::new(cfg.model).unwrap();
         let t2 = std::time::Instant::now();

@@ -714,3 +714,21 @@ def test_malformed_and_unsupported_files_name_the_source() -> None:
         ours.encode_batch("abc")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         ours.encode_batch([("a", 1)])  # type: ignore[list-item]
+
+
+def test_surrogates_refused_like_tokenizers_but_repaired_in_the_tiktoken_view() -> None:
+    ours = _core.HfTokenizer.from_str(gpt2_json(), "gpt2")
+    ref = Tokenizer.from_str(gpt2_json())
+    with pytest.raises(TypeError):
+        ref.encode("a\ud800b")
+    for call in (
+        lambda: ours.encode("a\ud800b"),
+        lambda: ours.encode("a", "\ud800"),
+        lambda: ours.encode_ids("a\ud800b"),
+        lambda: ours.encode_batch(["ok", "a\ud800b"]),
+        lambda: ours.encode_ids_batch(["ok", "a\ud800b"]),
+    ):
+        with pytest.raises(ValueError, match="lone surrogate"):
+            call()
+    # tiktoken's rule in the tiktoken-style view: a lone surrogate is U+FFFD.
+    assert ours.encode_ordinary("a\ud800b") == ours.encode_ordinary("a\ufffdb")

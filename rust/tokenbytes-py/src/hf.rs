@@ -12,7 +12,7 @@ use tokenbytes_core::hf::{
 };
 use tokenbytes_core::Error;
 
-use crate::encoder::{policy, strings_of, text_of, texts_of, type_name};
+use crate::encoder::{policy, strings_of, text_of, type_name};
 use crate::errors::to_py;
 
 /// Inputs shorter than this many bytes are encoded without releasing the
@@ -31,6 +31,18 @@ fn load_error(source: &str, err: Error) -> PyErr {
     match err {
         Error::NotImplemented(msg) => PyNotImplementedError::new_err(format!("{source}: {msg}")),
         other => PyValueError::new_err(format!("{source}: {other}")),
+    }
+}
+
+/// The UTF-8 text of a `str` for the `tokenizers`-compatible calls: a
+/// `str` with lone surrogates is refused (as `tokenizers` does), not
+/// repaired.
+fn strict_text<'a>(s: &'a Bound<'_, PyString>, what: &str) -> PyResult<Cow<'a, str>> {
+    match s.to_str() {
+        Ok(t) => Ok(Cow::Borrowed(t)),
+        Err(_) => Err(PyValueError::new_err(format!(
+            "{what} is not valid Unicode text (it contains a lone surrogate)"
+        ))),
     }
 }
 
@@ -164,8 +176,8 @@ impl PyHfTokenizer {
         split_special_tokens: bool,
     ) -> PyResult<PyHfEncoding> {
         let opts = self.options(add_special_tokens, split_special_tokens);
-        let text = text_of(text)?;
-        let pair = pair.map(text_of).transpose()?;
+        let text = strict_text(text, "text")?;
+        let pair = pair.map(|p| strict_text(p, "pair")).transpose()?;
         let (t, p): (&str, Option<&str>) = (&text, pair.as_deref());
         let n = t.len() + p.map_or(0, str::len);
         let tok = &self.inner;
@@ -207,7 +219,14 @@ impl PyHfTokenizer {
             .collect::<PyResult<_>>()?;
         let texts: Vec<(Cow<'_, str>, Option<Cow<'_, str>>)> = items
             .iter()
-            .map(|(a, b)| Ok((text_of(a)?, b.as_ref().map(text_of).transpose()?)))
+            .enumerate()
+            .map(|(i, (a, b))| {
+                let what = format!("inputs[{i}]");
+                Ok((
+                    strict_text(a, &what)?,
+                    b.as_ref().map(|b| strict_text(b, &what)).transpose()?,
+                ))
+            })
             .collect::<PyResult<_>>()?;
         let refs: Vec<(&str, Option<&str>)> = texts
             .iter()
@@ -231,7 +250,7 @@ impl PyHfTokenizer {
         split_special_tokens: bool,
     ) -> PyResult<Vec<u32>> {
         let opts = self.options(add_special_tokens, split_special_tokens);
-        let text = text_of(text)?;
+        let text = strict_text(text, "text")?;
         let t: &str = &text;
         let tok = &self.inner;
         if t.len() < DETACH_MIN_BYTES {
@@ -253,7 +272,11 @@ impl PyHfTokenizer {
         num_threads: usize,
     ) -> PyResult<Bound<'py, PyList>> {
         let owned = strings_of(texts)?;
-        let cows = texts_of(&owned)?;
+        let cows: Vec<Cow<'_, str>> = owned
+            .iter()
+            .enumerate()
+            .map(|(i, t)| strict_text(t, &format!("texts[{i}]")))
+            .collect::<PyResult<_>>()?;
         let refs: Vec<(&str, Option<&str>)> = cows.iter().map(|c| (c.as_ref(), None)).collect();
         let opts = self.options(add_special_tokens, split_special_tokens);
         let tok = &self.inner;

@@ -732,3 +732,24 @@ def test_surrogates_refused_like_tokenizers_but_repaired_in_the_tiktoken_view() 
             call()
     # tiktoken's rule in the tiktoken-style view: a lone surrogate is U+FFFD.
     assert ours.encode_ordinary("a\ud800b") == ours.encode_ordinary("a\ufffdb")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork()")
+def test_fork_right_after_loading() -> None:
+    import os
+
+    js = llama3_json()
+    want = Tokenizer.from_str(js).encode("Hello forked world, 12345!").ids
+    ours = _core.HfTokenizer.from_str(js, "llama3")
+    pid = os.fork()  # the fast-path check may still be running in the parent
+    if pid == 0:
+        ok = False
+        try:
+            _ = ours.uses_fast_path  # must not wait for the parent's thread
+            ok = ours.encode_ids("Hello forked world, 12345!") == want
+            ok = ok and ours.encode_ids_batch(["Hello forked world, 12345!"] * 3) == [want] * 3
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert ours.encode_ids("Hello forked world, 12345!") == want

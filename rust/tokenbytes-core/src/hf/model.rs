@@ -232,8 +232,11 @@ pub(crate) struct BpeModel {
     core: Arc<Core>,
     /// The fast path, once its check is done (`Err`: why it is off).
     fast: Arc<OnceLock<std::result::Result<Fast, String>>>,
-    /// The thread running the check, until someone waits for it.
+    /// The thread running the check, until someone waits for it, and the
+    /// process that started it (a child after `fork()` has no such thread
+    /// and must not wait for it).
     builder: Mutex<Option<std::thread::JoinHandle<()>>>,
+    builder_pid: u32,
     /// Tests can turn the fast path off.
     fast_enabled: AtomicBool,
     /// Identifies this model's entries in the per-thread caches.
@@ -500,6 +503,7 @@ impl BpeModel {
             core,
             fast,
             builder: Mutex::new(builder),
+            builder_pid: std::process::id(),
             fast_enabled: AtomicBool::new(true),
             uid: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
         })
@@ -546,11 +550,14 @@ impl BpeModel {
 
     /// Wait for the fast-path check; `Ok` if the fast path is in use.
     pub(crate) fn fast_status(&self) -> std::result::Result<(), String> {
-        let handle = self
-            .builder
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        let handle = if std::process::id() == self.builder_pid {
+            self.builder
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+        } else {
+            None
+        };
         if let Some(h) = handle {
             if h.join().is_err() {
                 let _ = self.fast.set(Err("the fast-path check failed".into()));

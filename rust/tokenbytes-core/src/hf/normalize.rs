@@ -177,6 +177,75 @@ pub(crate) struct Normalized<'a> {
     pub align: Option<Vec<(u32, u32)>>,
 }
 
+/// Whether `c` is *stable*: a starter (class 0) that neither decomposes
+/// nor combines with a preceding character (NFC quick-check Yes). The
+/// normalization of a text is the concatenation of the normalizations of
+/// its pieces cut before each stable character (reordering and composition
+/// never cross a stable character), so a stable character followed by
+/// another stable character (or the end) is left as it is.
+fn stable(c: char) -> bool {
+    if (c as u32) < 0xC0 {
+        return true;
+    }
+    if (c as u32) < 0x10000 {
+        static BMP: OnceLock<Vec<u64>> = OnceLock::new();
+        let bits = BMP.get_or_init(|| {
+            let mut v = vec![0u64; 1024];
+            for u in 0..0x10000u32 {
+                if let Some(ch) = char::from_u32(u) {
+                    if stable_slow(ch) {
+                        v[(u >> 6) as usize] |= 1 << (u & 63);
+                    }
+                }
+            }
+            v
+        });
+        let u = c as u32;
+        return bits[(u >> 6) as usize] >> (u & 63) & 1 == 1;
+    }
+    stable_slow(c)
+}
+
+fn stable_slow(c: char) -> bool {
+    if !in_unicode9(c) {
+        return true;
+    }
+    if canonical_combining_class(c) != 0 {
+        return false;
+    }
+    let mut n = 0;
+    let mut same = true;
+    decompose_canonical(c, |d| {
+        n += 1;
+        same &= d == c;
+    });
+    if n != 1 || !same {
+        return false;
+    }
+    let mut buf = [0u8; 4];
+    matches!(
+        unicode_normalization::is_nfc_quick(c.encode_utf8(&mut buf).chars()),
+        unicode_normalization::IsNormalized::Yes
+    )
+}
+
+/// `tokenizers`' NFC of one piece (see [`stable`]), appended to `text`
+/// (and its alignments, shifted by `base`, to `align`).
+fn nfc_piece(piece: &str, base: usize, text: &mut String, align: Option<&mut Vec<(u32, u32)>>) {
+    let mut decomposed = Vec::with_capacity(piece.len() + 4);
+    decompose_tagged(piece, &mut decomposed);
+    let mut composed = Vec::with_capacity(decomposed.len());
+    recompose_tagged(&decomposed, &mut composed);
+    text.extend(composed.iter().map(|&(c, _)| c));
+    if let Some(align) = align {
+        align.extend(
+            transform_alignments(piece, &composed)
+                .into_iter()
+                .map(|(a, b)| (a + base as u32, b + base as u32)),
+        );
+    }
+}
+
 /// `tokenizers`' NFC of `s`, with alignments if `want_align`.
 pub(crate) fn nfc(s: &str, want_align: bool) -> Normalized<'_> {
     // Nothing below U+00C0 decomposes or combines; bytes from 0xC3 up only
@@ -187,26 +256,104 @@ pub(crate) fn nfc(s: &str, want_align: bool) -> Normalized<'_> {
             align: None,
         };
     }
-    let mut decomposed = Vec::with_capacity(s.len() + 8);
-    decompose_tagged(s, &mut decomposed);
-    let mut composed = Vec::with_capacity(decomposed.len());
-    recompose_tagged(&decomposed, &mut composed);
-    let identity = composed.iter().all(|&(_, ch)| ch == 0) && {
-        let mut it = s.chars();
-        composed.iter().all(|&(c, _)| it.next() == Some(c)) && it.next().is_none()
+    // Pieces that start at a stable character; those made of that
+    // character alone stay as they are.
+    let mut text = String::new();
+    let mut align: Option<Vec<(u32, u32)>> = None;
+    let mut copied = 0usize; // bytes of `s` already in `text`
+    let mut changed = false;
+    let mut start = 0usize; // start of the current piece
+    let flush = |a: usize,
+                 b: usize,
+                 text: &mut String,
+                 align: &mut Option<Vec<(u32, u32)>>,
+                 copied: &mut usize,
+                 changed: &mut bool| {
+        let piece = &s[a..b];
+        let single = piece.chars().nth(1).is_none() && piece.chars().next().is_some_and(stable);
+        if single {
+            return;
+        }
+        let mut out = String::new();
+        let mut al = Vec::new();
+        nfc_piece(piece, a, &mut out, Some(&mut al));
+        let identity = out == piece
+            && al.iter().enumerate().all(|(k, &(x, y))| {
+                // Identity: each byte aligned to its own character.
+                let p = a + k;
+                let mut cs = p;
+                while !s.is_char_boundary(cs) {
+                    cs -= 1;
+                }
+                let len = s[cs..].chars().next().map_or(1, char::len_utf8);
+                (x as usize, y as usize) == (cs, cs + len)
+            });
+        if identity {
+            return;
+        }
+        if !*changed {
+            *changed = true;
+            text.reserve(s.len() + 8);
+            if want_align {
+                *align = Some(Vec::with_capacity(s.len() + 8));
+            }
+        }
+        text.push_str(&s[*copied..a]);
+        if let Some(v) = align.as_mut() {
+            identity_alignments(s, *copied, a, v);
+            v.extend_from_slice(&al);
+        }
+        text.push_str(&out);
+        *copied = b;
     };
-    if identity {
+    for (i, c) in s.char_indices() {
+        if i > start && stable(c) {
+            flush(start, i, &mut text, &mut align, &mut copied, &mut changed);
+            start = i;
+        }
+    }
+    flush(
+        start,
+        s.len(),
+        &mut text,
+        &mut align,
+        &mut copied,
+        &mut changed,
+    );
+    if !changed {
         return Normalized {
             text: Cow::Borrowed(s),
             align: None,
         };
     }
-    let text: String = composed.iter().map(|&(c, _)| c).collect();
-    let align = want_align.then(|| transform_alignments(s, &composed));
+    text.push_str(&s[copied..]);
+    if let Some(v) = align.as_mut() {
+        identity_alignments(s, copied, s.len(), v);
+    }
     Normalized {
         text: Cow::Owned(text),
         align,
     }
+}
+
+/// The identity alignments of the bytes `a..b` of `s` (each byte to its
+/// own character), appended to `out`.
+fn identity_alignments(s: &str, a: usize, b: usize, out: &mut Vec<(u32, u32)>) {
+    for (i, c) in s[a..b].char_indices() {
+        let st = (a + i) as u32;
+        let en = st + c.len_utf8() as u32;
+        out.extend(std::iter::repeat_n((st, en), c.len_utf8()));
+    }
+}
+
+/// The whole-string algorithm, for tests: `tokenizers`' NFC of `s` in one
+/// piece.
+#[cfg(test)]
+fn nfc_whole(s: &str) -> (String, Vec<(u32, u32)>) {
+    let mut text = String::new();
+    let mut align = Vec::new();
+    nfc_piece(s, 0, &mut text, Some(&mut align));
+    (text, align)
 }
 
 /// The alignments `tokenizers`' `NormalizedString::transform` computes when
@@ -284,6 +431,30 @@ mod tests {
         let n = nfc("\u{F900}", true);
         assert_eq!(n.text, "\u{8C48}");
         assert_eq!(n.align.unwrap(), vec![(0, 3); 3]);
+    }
+
+    /// Cutting before stable characters changes nothing.
+    #[test]
+    fn pieces_equal_the_whole_string() {
+        let alphabet: Vec<char> = "ae\u{301}\u{323}\u{308}\u{1100}\u{1161}\u{11A8}\u{AC00}\u{F900}\u{304B}\u{3099}\u{0915}\u{093C}\u{0F73}\u{0F71}\u{0F72} \u{2126}\u{212B}A\u{30A}\u{1D15E}\u{1F97A}x"
+            .chars()
+            .collect();
+        let mut rng = crate::testing::Lcg(3);
+        for _ in 0..20000 {
+            let n = (rng.next() % 12) as usize;
+            let s: String = (0..n)
+                .map(|_| alphabet[rng.next() as usize % alphabet.len()])
+                .collect();
+            let (want_text, want_align) = nfc_whole(&s);
+            let got = nfc(&s, true);
+            assert_eq!(got.text, want_text, "{s:?}");
+            let got_align = got.align.unwrap_or_else(|| {
+                let mut v = Vec::new();
+                identity_alignments(&s, 0, s.len(), &mut v);
+                v
+            });
+            assert_eq!(got_align, want_align, "{s:?}");
+        }
     }
 
     #[test]

@@ -606,6 +606,9 @@ impl BpeModel {
             if !self.has_missing(word) {
                 // A word that is a token: emitted whole with
                 // `ignore_merges`, or if pair-rank BPE forms it (reachable).
+                // Any other word is merged (`CoreBpe` knows only reachable
+                // tokens, so its whole-piece lookup would fail too).
+                let start = out.len();
                 if word.len() > 1 {
                     if let Some(id) = self.id_of_bytes(word) {
                         if self.core.ignore_merges
@@ -616,8 +619,7 @@ impl BpeModel {
                         }
                     }
                 }
-                let start = out.len();
-                fast.bpe.encode_piece_into(word, out);
+                fast.bpe.merge_piece_into(word, out);
                 for r in &mut out[start..] {
                     *r = fast.rank_to_id[*r as usize];
                 }

@@ -666,6 +666,13 @@ def test_malformed_and_unsupported_files_name_the_source() -> None:
     base = json.loads(gpt2_json())
     with pytest.raises(ValueError, match=r"my\.json: not a valid tokenizer\.json"):
         _core.HfTokenizer.from_str("{not json", "my.json")
+    with pytest.raises(ValueError, match=r"my\.json: .*not UTF-8"):
+        _core.HfTokenizer.from_str(b"\xff{}", "my.json")
+    with pytest.raises(TypeError):
+        _core.HfTokenizer.from_str(3, "my.json")  # type: ignore[arg-type]
+    # bytes and str give the same tokenizer.
+    from_bytes = _core.HfTokenizer.from_str(gpt2_json().encode(), "gpt2")
+    assert from_bytes.encode_ids("Hello world") == [15496, 995]
 
     def variant(**changes: Any) -> str:
         d = json.loads(json.dumps(base))

@@ -139,7 +139,7 @@ class HfTokenizer:
     """A byte-level BPE ``tokenizer.json``, encoding exactly as ``tokenizers`` 0.23.3."""
 
     @staticmethod
-    def from_str(json: str, source: str) -> HfTokenizer: ...
+    def from_str(json: str | bytes, source: str) -> HfTokenizer: ...
     def encode(
         self,
         text: str,

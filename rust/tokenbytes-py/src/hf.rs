@@ -145,15 +145,25 @@ fn batch_item<'py>(
 
 #[pymethods]
 impl PyHfTokenizer {
-    /// Load a `tokenizer.json` from its text; `source` names the file in
-    /// error messages.
+    /// Load a `tokenizer.json` from its text (`str`, or its UTF-8 `bytes`,
+    /// which spares the conversion of a large `str`); `source` names the
+    /// file in error messages.
     #[staticmethod]
     #[pyo3(signature = (json, source))]
-    fn from_str(py: Python<'_>, json: &Bound<'_, PyString>, source: &str) -> PyResult<Self> {
-        let text = json.to_str()?;
-        let tok = py
-            .detach(|| HfTokenizer::from_json(text.as_bytes()))
-            .map_err(|e| load_error(source, e))?;
+    fn from_str(py: Python<'_>, json: &Bound<'_, PyAny>, source: &str) -> PyResult<Self> {
+        let tok = if let Ok(b) = json.cast::<PyBytes>() {
+            let data = b.as_bytes();
+            py.detach(|| HfTokenizer::from_json(data))
+        } else if let Ok(s) = json.cast::<PyString>() {
+            let text = s.to_str()?;
+            py.detach(|| HfTokenizer::from_json_str(text))
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "json must be str or bytes, got {}",
+                type_name(json)
+            )));
+        }
+        .map_err(|e| load_error(source, e))?;
         let settings = Settings {
             truncation: tok.file_truncation().cloned(),
             padding: tok.file_padding().cloned(),

@@ -147,6 +147,16 @@ impl CoreBpe {
         }
     }
 
+    /// BPE of a piece the caller knows is not a token (no whole-piece
+    /// lookup), appended to `out`.
+    pub fn merge_piece_into(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        match piece.len() {
+            0 => {}
+            1 => out.push(self.vocab.byte_rank(piece[0])),
+            _ => self.merge_cached(piece, out),
+        }
+    }
+
     /// Merge a piece that is not a token, through the per-thread caches
     /// (pieces up to [`CACHE_MAX_PIECE`] bytes are remembered whole; all
     /// use the pair memo).

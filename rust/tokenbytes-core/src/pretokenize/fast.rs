@@ -50,6 +50,7 @@ pub(crate) enum Kind {
     Cl100k,
     O200k,
     Llama3,
+    Qwen2,
 }
 
 impl Kind {
@@ -62,6 +63,7 @@ impl Kind {
             Kind::Cl100k => drive::<Cl100k, F>(t, text, f),
             Kind::O200k => drive::<O200k, F>(t, text, f),
             Kind::Llama3 => drive::<Llama3, F>(t, text, f),
+            Kind::Qwen2 => drive::<Qwen2, F>(t, text, f),
         }
     }
 }
@@ -86,6 +88,7 @@ splitter!(R50k, r50k_next);
 splitter!(Cl100k, cl100k_next);
 splitter!(O200k, o200k_next);
 splitter!(Llama3, llama3_next);
+splitter!(Qwen2, qwen2_next);
 
 #[inline(always)]
 fn drive<'a, N: Next, F: FnMut(&'a str)>(t: &Tables, text: &'a str, mut f: F) {
@@ -623,6 +626,24 @@ fn ws_o200k(t: &Tables, b: &[u8], i: usize) -> usize {
 
 #[inline(always)]
 fn llama3_next(t: &Tables, b: &[u8], i: usize) -> usize {
+    llama3_like::<true>(t, b, i)
+}
+
+// ---------------------------------------------------------------------------
+// Qwen2 (Llama-3's pattern with single digits):
+// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|
+//  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// ---------------------------------------------------------------------------
+
+#[inline(always)]
+fn qwen2_next(t: &Tables, b: &[u8], i: usize) -> usize {
+    llama3_like::<false>(t, b, i)
+}
+
+/// Llama-3's splitter; `DIGITS3`: numbers in groups of up to three
+/// (`\p{N}{1,3}`), else one by one (`\p{N}`, Qwen2).
+#[inline(always)]
+fn llama3_like<const DIGITS3: bool>(t: &Tables, b: &[u8], i: usize) -> usize {
     let c = b[i];
     // Fast path: an ASCII letter, or a space and an ASCII letter.
     if let Some(e) = ascii_word(b, i, c) {
@@ -649,7 +670,7 @@ fn llama3_next(t: &Tables, b: &[u8], i: usize) -> usize {
         }
     }
     if f & F_N != 0 {
-        return digits3(t, b, s1);
+        return if DIGITS3 { digits3(t, b, s1) } else { s1 };
     }
     if f & F_O != 0 {
         return nl_run(b, run_o(t, b, s1));

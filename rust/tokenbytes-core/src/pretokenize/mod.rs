@@ -2,9 +2,9 @@
 //!
 //! Every encoding has a pattern (`pat_str`); BPE runs inside each piece and
 //! never across pieces. [`PreTokenizer::new`] recognises the patterns of the
-//! OpenAI encodings ([`R50K_PATTERN`], [`CL100K_PATTERN`], [`O200K_PATTERN`])
-//! and Llama-3 ([`LLAMA3_PATTERN`]) and uses a hand-written, linear-time
-//! splitter for them that produces exactly the matches of the regex engine;
+//! OpenAI encodings ([`R50K_PATTERN`], [`CL100K_PATTERN`], [`O200K_PATTERN`]),
+//! Llama-3 ([`LLAMA3_PATTERN`]) and Qwen2 ([`QWEN2_PATTERN`]) and uses a
+//! hand-written, linear-time splitter for them that produces exactly the matches of the regex engine;
 //! any other pattern runs through `fancy-regex` (look-around and possessive
 //! quantifiers supported), exactly as tiktoken does.
 
@@ -43,6 +43,10 @@ pub const O200K_PATTERN: &str = concat!(
 /// The pattern of the Llama-3 tokenizer.
 pub const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+/// The pattern of the Qwen2 (Qwen2.5, Qwen3) tokenizer: Llama-3's with
+/// single digits.
+pub const QWEN2_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
 /// A compiled pre-tokenizer.
 #[derive(Debug, Clone)]
 pub struct PreTokenizer {
@@ -71,6 +75,7 @@ impl PreTokenizer {
             CL100K_PATTERN => fast::Kind::Cl100k,
             O200K_PATTERN => fast::Kind::O200k,
             LLAMA3_PATTERN => fast::Kind::Llama3,
+            QWEN2_PATTERN => fast::Kind::Qwen2,
             _ => return Self::regex(pattern),
         };
         Ok(Self {

@@ -12,13 +12,16 @@
 use std::time::Instant;
 
 use super::tables::{class_ranges, Tables, F_L, F_N, F_NL, F_O, F_P, F_S, F_U, F_W};
-use super::{PreTokenizer, CL100K_PATTERN, LLAMA3_PATTERN, O200K_PATTERN, R50K_PATTERN};
+use super::{
+    PreTokenizer, CL100K_PATTERN, LLAMA3_PATTERN, O200K_PATTERN, QWEN2_PATTERN, R50K_PATTERN,
+};
 
-const PATTERNS: [(&str, &str); 4] = [
+const PATTERNS: [(&str, &str); 5] = [
     ("r50k", R50K_PATTERN),
     ("cl100k", CL100K_PATTERN),
     ("o200k", O200K_PATTERN),
     ("llama3", LLAMA3_PATTERN),
+    ("qwen2", QWEN2_PATTERN),
 ];
 
 fn full_sweeps() -> bool {

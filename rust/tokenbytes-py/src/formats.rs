@@ -141,18 +141,20 @@ fn merges_from_ranks<'py>(
     PyList::new(py, m.merges.iter().map(|&(x, y, _)| (x, y)))
 }
 
-/// `(merges as (left, right, product) triples, unreachable ranks)`.
+/// `(merges, unreachable, late)`: merges as `(left, right, product)`
+/// triples, the ranks no lower-ranked merge builds, and for those the merges
+/// tiktoken still uses inside longer pieces.
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 fn merges_from_ranks_report(
     py: Python<'_>,
     ranks: &Bound<'_, PyDict>,
-) -> PyResult<(Vec<(Rank, Rank, Rank)>, Vec<Rank>)> {
+) -> PyResult<(Vec<(Rank, Rank, Rank)>, Vec<Rank>, Vec<(Rank, Rank, Rank)>)> {
     let pairs = ranks_of(ranks)?;
     let m = py
         .detach(|| core_formats::merges_from_ranks(&pairs))
         .map_err(err)?;
-    Ok((m.merges, m.unreachable))
+    Ok((m.merges, m.unreachable, m.late))
 }
 
 /// The `tokenizer.json` text of a tiktoken encoding.

@@ -7,19 +7,7 @@ from typing import final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = [
-    "CoreBpe",
-    "__version__",
-    "default_threads",
-    "dynamic_merge_ids",
-    "dynamic_merge_texts",
-    "gguf_metadata",
-    "gguf_tokenizer_json",
-    "merges_from_ranks",
-    "merges_from_ranks_report",
-    "tekken_tokenizer_json",
-    "tiktoken_tokenizer_json",
-]
+__all__ = ["CoreBpe", "__version__", "default_threads", "dynamic_merge_ids", "dynamic_merge_texts"]
 
 __version__: str
 
@@ -112,10 +100,134 @@ def dynamic_merge_ids(
     gap_fraction: float | None,
 ) -> dict[str, npt.NDArray[np.generic] | int]: ...
 
+# --- Hugging Face tokenizer.json pipelines (rust/tokenbytes-py/src/hf.rs) ---
+
+__all__ += ["HfEncoding", "HfTokenizer"]
+
+@final
+class HfEncoding:
+    """One encoded input, like ``tokenizers.Encoding``."""
+
+    @property
+    def ids(self) -> list[int]: ...
+    @property
+    def type_ids(self) -> list[int]: ...
+    @property
+    def tokens(self) -> list[str]: ...
+    @property
+    def offsets(self) -> list[tuple[int, int]]: ...
+    @property
+    def attention_mask(self) -> list[int]: ...
+    @property
+    def special_tokens_mask(self) -> list[int]: ...
+    @property
+    def word_ids(self) -> list[int | None]: ...
+    @property
+    def overflowing(self) -> list[HfEncoding]: ...
+    def __len__(self) -> int: ...
+    def pad(
+        self,
+        length: int,
+        direction: str = "right",
+        pad_id: int = 0,
+        pad_type_id: int = 0,
+        pad_token: str = "[PAD]",
+    ) -> None: ...
+    def truncate(self, max_length: int, stride: int = 0, direction: str = "right") -> None: ...
+
+@final
+class HfTokenizer:
+    """A byte-level BPE ``tokenizer.json``, encoding exactly as ``tokenizers`` 0.23.3."""
+
+    @staticmethod
+    def from_str(json: str, source: str) -> HfTokenizer: ...
+    def encode(
+        self,
+        text: str,
+        pair: str | None = None,
+        add_special_tokens: bool = True,
+        split_special_tokens: bool = False,
+    ) -> HfEncoding: ...
+    def encode_batch(
+        self,
+        inputs: Sequence[str | tuple[str, str]],
+        add_special_tokens: bool = True,
+        split_special_tokens: bool = False,
+        num_threads: int = 0,
+    ) -> list[HfEncoding]: ...
+    def encode_ids(
+        self, text: str, add_special_tokens: bool = True, split_special_tokens: bool = False
+    ) -> list[int]: ...
+    def encode_ids_batch(
+        self,
+        texts: Sequence[str],
+        add_special_tokens: bool = True,
+        split_special_tokens: bool = False,
+        num_threads: int = 0,
+    ) -> list[list[int]]: ...
+    def set_truncation(
+        self,
+        max_length: int | None,
+        stride: int = 0,
+        strategy: str = "longest_first",
+        direction: str = "right",
+    ) -> None: ...
+    def set_padding(
+        self,
+        direction: str = "right",
+        pad_id: int = 0,
+        pad_type_id: int = 0,
+        pad_token: str = "[PAD]",
+        length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+    ) -> None: ...
+    def no_padding(self) -> None: ...
+    def no_truncation(self) -> None: ...
+    @property
+    def truncation(self) -> dict[str, int | str] | None: ...
+    @property
+    def padding(self) -> dict[str, int | str | None] | None: ...
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str: ...
+    def decode_batch(
+        self, batch: Sequence[Sequence[int]], skip_special_tokens: bool = False
+    ) -> list[str]: ...
+    def token_to_id(self, token: str) -> int | None: ...
+    def id_to_token(self, id: int) -> str | None: ...
+    def get_vocab(self, with_added_tokens: bool = True) -> dict[str, int]: ...
+    def get_vocab_size(self, with_added_tokens: bool = True) -> int: ...
+    def added_tokens(self) -> list[tuple[int, str, bool]]: ...
+    def token_bytes(self, id: int) -> bytes: ...
+    def encode_tiktoken(
+        self,
+        text: str,
+        allowed_special: Iterable[str] | str | None,
+        disallowed_special: Iterable[str] | str | None,
+    ) -> list[int]: ...
+    def encode_ordinary(self, text: str) -> list[int]: ...
+    def decode_bytes(self, ids: Sequence[int]) -> bytes: ...
+    def merges(self) -> list[tuple[int, int]]: ...
+    @property
+    def ignore_merges(self) -> bool: ...
+    @property
+    def uses_fast_path(self) -> bool: ...
+    @property
+    def fast_path_reason(self) -> str | None: ...
+    def num_special_tokens_to_add(self, is_pair: bool = False) -> int: ...
+
 # Other vocabulary formats as Hugging Face tokenizer.json text
 # (tokenbytes_core::formats). NotImplementedError: a tokenizer kind or GGUF
 # pre-tokenizer that is not byte-level BPE or not supported; ValueError
 # (naming the file): a malformed file.
+
+__all__ += [
+    "gguf_metadata",
+    "gguf_tokenizer_json",
+    "merges_from_ranks",
+    "merges_from_ranks_report",
+    "tekken_tokenizer_json",
+    "tiktoken_tokenizer_json",
+]
+
 def gguf_tokenizer_json(path: str | os.PathLike[str]) -> str: ...
 def gguf_metadata(
     path: str | os.PathLike[str],

@@ -191,6 +191,21 @@ def test_conformance_vectors_hf_core(name: str) -> None:
     assert failures == []
 
 
+@pytest.mark.parametrize("name", BPE_WITH_VECTORS + BPE_NO_PRE)
+def test_hf_core_equals_tokenizers_on_text(name: str) -> None:
+    """tokenbytes' HfTokenizer over the converted file equals tokenizers over it, on real text
+    and on special-token text (with and without the BOS template)."""
+    if not hasattr(_core, "HfTokenizer"):
+        pytest.skip("_core.HfTokenizer is not in this build (branch hf-core not merged)")
+    tok = _core.HfTokenizer.from_str(converted(name), str(vocab_path(name)))
+    added = [a["content"] for a in json.loads(converted(name))["added_tokens"]][:20]
+    texts = sample_texts()[::2] + [f"x {a}y{a}" for a in added]
+    for add in (False, True):
+        want = [e.ids for e in hf(name).encode_batch(texts, add_special_tokens=add)]
+        got = tok.encode_ids_batch(texts, add_special_tokens=add)
+        assert [i for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w] == []
+
+
 @pytest.mark.parametrize("name", BPE_NO_PRE)
 def test_files_without_pre_use_llama_cpp_default(name: str) -> None:
     spec = json.loads(converted(name))
@@ -339,6 +354,12 @@ def test_smollm2_tokenizer_json() -> None:
     assert sorted(set(range(256)) - present) == SMOLLM2_MISSING
     ids = tok.encode("a\x04b", add_special_tokens=False).ids
     assert tok.decode(ids) == "ab"
+    if hasattr(_core, "HfTokenizer"):
+        ours = _core.HfTokenizer.from_str(text, "smollm2")
+        assert ours.encode_ids("a\x04b", add_special_tokens=False) == ids
+        sample = [*sample_texts()[::4], "\x04\x06\x13\xff\u00c0\U0010ffff", "<|im_start|>x"]
+        want = [e.ids for e in tok.encode_batch(sample)]
+        assert ours.encode_ids_batch(sample) == want
     # smollm: single digits, then the GPT-2 regex; no BOS added (add_bos_token is false).
     assert tok.encode("2024", add_special_tokens=False).tokens == ["2", "0", "2", "4"]
     assert spec["post_processor"] is None

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use pyo3::exceptions::{PyNotImplementedError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use tokenbytes_core::formats::gguf::{self, Array, Value};
@@ -12,12 +12,10 @@ use tokenbytes_core::{Error, Rank};
 
 use crate::errors::to_py;
 
-/// `Error::NotImplemented` → `NotImplementedError`, the rest as `to_py`.
+/// Core errors as Python exceptions (`NotImplementedError` for unsupported
+/// formats, `ValueError` for malformed ones).
 fn err(e: Error) -> PyErr {
-    match e {
-        Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
-        other => to_py(other),
-    }
+    to_py(e)
 }
 
 /// Open `path` once so that a missing or unreadable file raises the usual

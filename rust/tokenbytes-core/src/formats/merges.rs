@@ -326,7 +326,8 @@ pub fn portable_pattern(pattern: &str) -> String {
 ///
 /// # Errors
 /// [`Error::InvalidVocab`] as [`merges_from_ranks`], or when a special token
-/// shares an id with a rank; [`Error::Pattern`] when `pattern` is empty.
+/// shares an id with a rank; [`Error::Pattern`] when `pattern` is empty or
+/// does not compile.
 pub fn tiktoken_tokenizer_json(
     ranks: &[(Vec<u8>, Rank)],
     pattern: &str,
@@ -347,6 +348,8 @@ pub fn tiktoken_spec(
     if pattern.is_empty() {
         return Err(Error::Pattern("the split pattern is empty".to_owned()));
     }
+    let portable = portable_pattern(pattern);
+    fancy_regex::Regex::new(&portable).map_err(|e| Error::Pattern(format!("{pattern:?}: {e}")))?;
     let derived = merges_from_ranks(ranks)?;
     let table = byte_to_char_table();
     let mut level_of: FxHashMap<Rank, String> = FxHashMap::default();
@@ -379,7 +382,7 @@ pub fn tiktoken_spec(
                 special: true,
             })
             .collect(),
-        pre: vec![PreStep::Split(portable_pattern(pattern))],
+        pre: vec![PreStep::Split(portable)],
         ignore_merges: true,
         bos: None,
         eos: None,
@@ -455,6 +458,9 @@ mod tests {
         assert!(merges_from_ranks(&[(b"a".to_vec(), 0), (b"b".to_vec(), 0)]).is_err());
         let t = table(&[]);
         assert!(tiktoken_tokenizer_json(&t, "", &[]).is_err());
+        assert!(
+            tiktoken_tokenizer_json(&t, "(", &[]).is_err_and(|e| matches!(e, Error::Pattern(_)))
+        );
         assert!(tiktoken_tokenizer_json(&t, "x", &[("<s>".into(), 3)]).is_err());
     }
 

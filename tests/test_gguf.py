@@ -553,3 +553,150 @@ def test_random_bytes_after_a_valid_header(tail: bytes) -> None:
         _core.gguf_tokenizer_json(path)
     except (ValueError, NotImplementedError) as e:
         assert str(path) in str(e)
+
+
+# --- Every pre-tokenizer name of the table, on a small byte-level vocabulary ------------------
+
+#: The `tokenizer.ggml.pre` names the converter knows (pretable.rs `KNOWN`).
+PRE_NAMES = [
+    "default",
+    "minicpm5",
+    "llama3",
+    "llama-v3",
+    "llama-bpe",
+    "falcon3",
+    "falcon-h1",
+    "pixtral",
+    "midm-2.0",
+    "lfm2",
+    "jina-v5-nano",
+    "dbrx",
+    "smaug-bpe",
+    "jais-2",
+    "deepseek-llm",
+    "deepseek-v3",
+    "hunyuan-dense",
+    "joyai-llm",
+    "hy_v4",
+    "spark2_5",
+    "youtu",
+    "deepseek-coder",
+    "falcon",
+    "starcoder",
+    "refact",
+    "command-r",
+    "smollm",
+    "codeshell",
+    "exaone",
+    "minerva-7b",
+    "mellum2",
+    "gpt-2",
+    "phi-2",
+    "jina-es",
+    "jina-de",
+    "gigachat",
+    "jina-v2-es",
+    "jina-v2-de",
+    "a.x-4.0",
+    "mellum",
+    "modern-bert",
+    "jina-v1-en",
+    "jina-v2-code",
+    "roberta-bpe",
+    "exaone4",
+    "mpt",
+    "olmo",
+    "jais",
+    "trillion",
+    "granite-docling",
+    "qwen2",
+    "deepseek-r1-qwen",
+    "kormo",
+    "f2llmv2",
+    "stablelm2",
+    "megrez",
+    "hunyuan",
+    "solar-open",
+    "grok-2",
+    "qwen35",
+    "poro-chat",
+    "bloom",
+    "gpt3-finnish",
+    "chatglm-bpe",
+    "glm4",
+    "glm5",
+    "viking",
+    "tekken",
+    "chameleon",
+    "gpt-4o",
+    "llama4",
+    "kanana2",
+    "talkie",
+    "minimax-m2",
+    "granite-embed-multi-97m",
+    "tiny_aya",
+    "cohere2moe",
+    "bailingmoe",
+    "bailingmoe2",
+    "llada-moe",
+    "seed-coder",
+    "ufakzeka",
+    "laguna",
+    "exaone-moe",
+]
+
+TRICKY = [
+    "Hello world! It's 12345 o'clock; we'll see 'ſ 'K 'S. 3.14159 ½ ² ٣٤٥ १२३",
+    "  leading and trailing  \n\n\t mixed\r\n whitespace   ",
+    "CamelCaseWord HTTPServer iPhone ÀÉÎÕÜ straße ǅemal Ⅻ",
+    "e\u0301 cafe\u0301 naïve  \u0915\u093f \u0e01\u0e34 combining \u0301\u0302",
+    "东京都 こんにちは カタカナ 한국어 中文，標點。「」",
+    "مرحبا بالعالم ١٢٣ שלום עולם",
+    "<sentinel:12> IMGIMGABZ IMGIMGZ <|endoftext|> [PAD] path/to/file.py",
+    "def f(x):\n    return x**2  # comment\n\tif a<=b and c!=d: pass",
+    "🦙🚀 emoji 😶‍🌫️ ✅ \u00a0nbsp\u3000ideographic\u2028line",
+    "1234567 12,345,678 0.5 -42 1e10 ０１２",
+]
+
+
+def small_vocab_gguf(pre: str) -> bytes:
+    table = _byte_level_table()
+    extra = ["Ġt", "he", "Ġthe", "in", "er", "Ġa", "12", "123"]
+    merges = ["Ġ t", "h e", "Ġt he", "i n", "e r", "Ġ a", "1 2", "12 3"]
+    tokens = [*table, *extra, "<|endoftext|>"]
+    types = [1] * (len(tokens) - 1) + [3]
+    type_array = struct.pack(f"<IQ{len(types)}i", 5, len(types), *types)
+    return gguf_bytes(
+        [
+            ("tokenizer.ggml.model", 8, gstr("gpt2")),
+            ("tokenizer.ggml.pre", 8, gstr(pre)),
+            ("tokenizer.ggml.tokens", 9, garr_str(tokens)),
+            ("tokenizer.ggml.token_type", 9, type_array),
+            ("tokenizer.ggml.merges", 9, garr_str(merges)),
+        ]
+    )
+
+
+@cache
+def pre_texts() -> list[str]:
+    out = list(TRICKY)
+    for category in BENCH_FILES:
+        out += [t[:3000] for t in bench_texts(category)[::200]]
+    return out + [t[:3000] for _, t in list(udhr_texts())[::25]]
+
+
+@pytest.mark.parametrize("pre", PRE_NAMES)
+def test_every_pre_name_loads_and_agrees(tmp_path: Path, pre: str) -> None:
+    """Each table entry compiles in tokenizers' engine (Oniguruma), and tokenbytes' HfTokenizer
+    (fancy-regex) splits the same on tricky and real text."""
+    path = tmp_path / f"{pre}.gguf"
+    path.write_bytes(small_vocab_gguf(pre))
+    text = _core.gguf_tokenizer_json(path)
+    tok = tokenizers.Tokenizer.from_str(text)
+    texts = pre_texts()
+    want = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+    assert all(want)
+    if hasattr(_core, "HfTokenizer"):
+        ours = _core.HfTokenizer.from_str(text, pre)
+        got = ours.encode_ids_batch(texts, add_special_tokens=False)
+        assert [i for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w] == []

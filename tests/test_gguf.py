@@ -161,8 +161,9 @@ def test_conformance_vectors(name: str) -> None:
 def test_every_token_keeps_its_id(name: str) -> None:
     """Ids are the GGUF token indices, added tokens included (tokenizers renumbers an added
     token that is missing from the model vocabulary, so the converter must put it there)."""
-    meta = _core.gguf_metadata(vocab_path(name))
-    n_tokens = meta["tokenizer.ggml.tokens"]["length"]
+    tokens = _core.gguf_metadata(vocab_path(name))["tokenizer.ggml.tokens"]
+    assert isinstance(tokens, dict) and tokens["type"] == "array[string]"
+    n_tokens = tokens["length"]
     spec = json.loads(converted(name))
     tok = hf(name)
     assert tok.get_vocab_size() == n_tokens

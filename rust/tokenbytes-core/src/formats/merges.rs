@@ -512,6 +512,7 @@ mod tests {
     #[test]
     fn matches_a_naive_derivation_on_random_tables() {
         let mut rng = crate::testing::Lcg(7);
+        let mut total_late = 0;
         for _ in 0..30 {
             let mut toks: Vec<Vec<u8>> = Vec::new();
             let mut seen = FxHashSet::default();
@@ -522,19 +523,20 @@ mod tests {
                     toks.push(t);
                 }
             }
+            // Shuffled ranks above the bytes: not a merge order, so late
+            // merges occur.
             let refs: Vec<&[u8]> = toks.iter().map(Vec::as_slice).collect();
             let t = table(&refs);
             let m = merges_from_ranks(&t).expect("valid");
             let map: FxHashMap<&[u8], Rank> = t.iter().map(|(b, r)| (b.as_slice(), *r)).collect();
-            let mut reach = 0;
-            for (bytes, rank) in t.iter().filter(|(b, _)| b.len() >= 2) {
+            let naive = |bytes: &[u8], usable: &dyn Fn(Rank) -> bool| -> Vec<Vec<u8>> {
                 let mut parts: Vec<Vec<u8>> = bytes.iter().map(|&b| vec![b]).collect();
                 loop {
                     let mut best: Option<(Rank, usize)> = None;
                     for i in 0..parts.len().saturating_sub(1) {
                         let joined = [parts[i].as_slice(), parts[i + 1].as_slice()].concat();
                         if let Some(&r) = map.get(joined.as_slice()) {
-                            if r < *rank && best.is_none_or(|(b, _)| r < b) {
+                            if usable(r) && best.is_none_or(|(b, _)| r < b) {
                                 best = Some((r, i));
                             }
                         }
@@ -543,6 +545,11 @@ mod tests {
                     let right = parts.remove(i + 1);
                     parts[i].extend(right);
                 }
+                parts
+            };
+            let (mut reach, mut late) = (0, 0);
+            for (bytes, rank) in t.iter().filter(|(b, _)| b.len() >= 2) {
+                let parts = naive(bytes, &|r| r < *rank);
                 if parts.len() == 2 {
                     reach += 1;
                     let x = map[parts[0].as_slice()];
@@ -550,9 +557,19 @@ mod tests {
                     assert!(m.merges.contains(&(x, y, *rank)));
                 } else {
                     assert!(m.unreachable.contains(rank));
+                    let parts = naive(bytes, &|r| r != *rank);
+                    if parts.len() == 2 {
+                        late += 1;
+                        let x = map[parts[0].as_slice()];
+                        let y = map[parts[1].as_slice()];
+                        assert!(m.late.contains(&(x, y, *rank)));
+                    }
                 }
             }
             assert_eq!(m.merges.len(), reach);
+            assert_eq!(m.late.len(), late);
+            total_late += late;
         }
+        assert!(total_late > 0, "the random tables exercise late merges");
     }
 }

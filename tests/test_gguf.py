@@ -270,7 +270,12 @@ def test_qwen2_equals_tiktoken_over_qwen_ranks() -> None:
     texts = sample_texts()
     expected = ref.encode_ordinary_batch(texts)
     assert mismatches(hf("qwen2"), texts, expected) == []
+    # Qwen2's learned token "</s>" (id 128247) is ordinary text, as in Qwen's tokenizer (llama.cpp
+    # flags it as an end-of-generation control token).
+    for text in ["a</s>b", "</s>"]:
+        assert hf("qwen2").encode(text).ids == ref.encode_ordinary(text)
     ids = {a["content"]: a["id"] for a in json.loads(converted("qwen2"))["added_tokens"]}
+    assert "</s>" not in ids
     assert ids["<|endoftext|>"] == 151643
     assert ids["<|im_start|>"] == 151644
     assert ids["<|im_end|>"] == 151645

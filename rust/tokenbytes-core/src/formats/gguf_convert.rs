@@ -13,7 +13,10 @@
 //!   non-special added tokens, matched in the text before BPE in both. Like
 //!   llama.cpp, tokens whose text marks an end of generation (`<|im_end|>`,
 //!   `<|eot_id|>`, `</s>`, ...) or a fill-in-the-middle role are made control
-//!   tokens, and the gpt-oss markers `<|channel|>` ... user-defined.
+//!   tokens, and the gpt-oss markers `<|channel|>` ... user-defined; unlike
+//!   llama.cpp, an ordinary token that a merge builds stays ordinary (Qwen2's
+//!   learned `</s>`: its original tokenizer encodes that text as ordinary
+//!   text, and so does llama.cpp without `parse_special`).
 //! * `merges` (`"left right"`, best first), `pre` (the pre-tokenizer, see
 //!   [`super::pretable`]), `bos_token_id`, `eos_token_id`, `add_bos_token`,
 //!   `add_eos_token` (a `TemplateProcessing` post-processor adds them).
@@ -313,6 +316,50 @@ fn spec_from_metadata(meta: &Metadata, source: &str) -> Result<TokenizerSpec> {
         }
     }
 
+    // Merges (every part must be a token, as tokenizers requires).
+    let merges_in = keys.strings("tokenizer.ggml.merges")?.ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "{source}: the GGUF file has no \"tokenizer.ggml.merges\" key (required for BPE)"
+        ))
+    })?;
+    let mut merges = Vec::with_capacity(merges_in.len());
+    let mut seen_pairs: FxHashSet<(&str, &str)> = FxHashSet::default();
+    let mut merged = vec![false; n];
+    for (i, m) in merges_in.iter().enumerate() {
+        // As llama.cpp: split at the first space after the first byte.
+        // (A space is ASCII, so the byte position is a character boundary.)
+        let split = m
+            .as_bytes()
+            .iter()
+            .skip(1)
+            .position(|&c| c == b' ')
+            .map(|p| p + 1);
+        let (a, b) = match split {
+            Some(p) => (&m[..p], &m[p + 1..]),
+            None => {
+                return Err(Error::InvalidArgument(format!(
+                    "{source}: merge #{i} {m:?} in \"tokenizer.ggml.merges\" is not \"left right\""
+                )))
+            }
+        };
+        let ab = format!("{a}{b}");
+        for part in [a, b, ab.as_str()] {
+            if !id_of.contains_key(part) {
+                return Err(Error::InvalidArgument(format!(
+                    "{source}: merge #{i} {m:?} uses {part:?}, which is not in \"tokenizer.ggml.tokens\""
+                )));
+            }
+        }
+        if let Some(&id) = id_of.get(ab.as_str()) {
+            merged[id as usize] = true;
+        }
+        // tokenizers keeps the first rank of a repeated pair, as llama.cpp's
+        // `emplace` does.
+        if seen_pairs.insert((a, b)) {
+            merges.push((a.to_owned(), b.to_owned()));
+        }
+    }
+
     let types = keys.token_types(n)?;
     let mut kinds: Vec<Kind> = types
         .iter()
@@ -323,9 +370,15 @@ fn spec_from_metadata(meta: &Metadata, source: &str) -> Result<TokenizerSpec> {
         })
         .collect();
     let find = |text: &str| id_of.get(text).map(|&i| i as usize);
+    // llama.cpp's text-based control flags, except on ordinary tokens that a
+    // merge builds: those are learned BPE tokens (Qwen2's "</s>"), ordinary
+    // in the original tokenizer too; llama.cpp would match them as control
+    // tokens with parse_special.
+    let learned = |i: usize| kinds[i] == Kind::Normal && merged[i];
+    let mut make_control = Vec::new();
     for text in EOG_TEXTS {
         if let Some(i) = find(text) {
-            kinds[i] = Kind::Special;
+            make_control.push(i);
         }
     }
     for (role_keys, texts) in FIM_TEXTS {
@@ -336,10 +389,14 @@ fn spec_from_metadata(meta: &Metadata, source: &str) -> Result<TokenizerSpec> {
         if !named {
             for text in *texts {
                 if let Some(i) = find(text) {
-                    kinds[i] = Kind::Special;
+                    make_control.push(i);
                 }
             }
         }
+    }
+    make_control.retain(|&i| !learned(i));
+    for i in make_control {
+        kinds[i] = Kind::Special;
     }
     for text in ALWAYS_RENDERED {
         if let Some(i) = find(text) {
@@ -394,46 +451,6 @@ fn spec_from_metadata(meta: &Metadata, source: &str) -> Result<TokenizerSpec> {
     } else {
         None
     };
-
-    // Merges (every part must be a token, as tokenizers requires).
-    let merges_in = keys.strings("tokenizer.ggml.merges")?.ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "{source}: the GGUF file has no \"tokenizer.ggml.merges\" key (required for BPE)"
-        ))
-    })?;
-    let mut merges = Vec::with_capacity(merges_in.len());
-    let mut seen_pairs: FxHashSet<(&str, &str)> = FxHashSet::default();
-    for (i, m) in merges_in.iter().enumerate() {
-        // As llama.cpp: split at the first space after the first byte.
-        // (A space is ASCII, so the byte position is a character boundary.)
-        let split = m
-            .as_bytes()
-            .iter()
-            .skip(1)
-            .position(|&c| c == b' ')
-            .map(|p| p + 1);
-        let (a, b) = match split {
-            Some(p) => (&m[..p], &m[p + 1..]),
-            None => {
-                return Err(Error::InvalidArgument(format!(
-                    "{source}: merge #{i} {m:?} in \"tokenizer.ggml.merges\" is not \"left right\""
-                )))
-            }
-        };
-        let ab = format!("{a}{b}");
-        for part in [a, b, ab.as_str()] {
-            if !id_of.contains_key(part) {
-                return Err(Error::InvalidArgument(format!(
-                    "{source}: merge #{i} {m:?} uses {part:?}, which is not in \"tokenizer.ggml.tokens\""
-                )));
-            }
-        }
-        // tokenizers keeps the first rank of a repeated pair, as llama.cpp's
-        // `emplace` does.
-        if seen_pairs.insert((a, b)) {
-            merges.push((a.to_owned(), b.to_owned()));
-        }
-    }
 
     // Every token is in the model vocabulary (llama.cpp's `token_to_id`
     // holds them all, and `tokenizers` keeps an added token's id only when
@@ -532,6 +549,23 @@ mod tests {
         let json = spec.to_json().expect("json");
         let v: serde_json::Value = serde_json::from_str(&json).expect("valid json");
         assert_eq!(v["model"]["vocab"]["Ġab"], 4);
+    }
+
+    #[test]
+    fn learned_tokens_stay_ordinary() {
+        // "</s>" is built by a merge (a learned token): not made control;
+        // "<|im_end|>" is not: made control, as llama.cpp does.
+        let mut w = Writer::new(0, 4);
+        w.kv_str("tokenizer.ggml.model", "gpt2");
+        w.kv_str("tokenizer.ggml.pre", "qwen2");
+        w.kv_strs(
+            "tokenizer.ggml.tokens",
+            &["<", "/", "s", ">", "</", "s>", "</s>", "<|im_end|>"],
+        );
+        w.kv_strs("tokenizer.ggml.merges", &["< /", "s >", "</ s>"]);
+        let spec = spec_from_metadata(&meta_of(&w), "t.gguf").expect("converts");
+        let added: Vec<&str> = spec.added.iter().map(|a| a.content.as_str()).collect();
+        assert_eq!(added, vec!["<|im_end|>"]);
     }
 
     #[test]

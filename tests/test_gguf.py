@@ -200,8 +200,8 @@ def test_hf_core_equals_tokenizers_on_text(name: str) -> None:
         pytest.skip("_core.HfTokenizer is not in this build (branch hf-core not merged)")
     tok = _core.HfTokenizer.from_str(converted(name), str(vocab_path(name)))
     added = [a["content"] for a in json.loads(converted(name))["added_tokens"]][:20]
-    texts = sample_texts()[::2] + [f"x {a}y{a}" for a in added]
-    for add in (False, True):
+    specials = [f"x {a}y{a}" for a in added]
+    for texts, add in [(sample_texts()[::4], False), (specials, False), (specials, True)]:
         want = [e.ids for e in hf(name).encode_batch(texts, add_special_tokens=add)]
         got = tok.encode_ids_batch(texts, add_special_tokens=add)
         assert [i for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w] == []
@@ -518,7 +518,7 @@ def test_truncated_real_file_never_crashes(tmp_path: Path) -> None:
     data = vocab_path("gpt-2").read_bytes()
     path = tmp_path / "cut.gguf"
     rng = random.Random(0)
-    cuts = [*range(0, 80), *sorted(rng.sample(range(80, len(data)), 60))]
+    cuts = [*range(0, 48), *sorted(rng.sample(range(48, len(data)), 40))]
     for cut in cuts:
         path.write_bytes(data[:cut])
         with pytest.raises(ValueError, match=re.escape("cut.gguf")):

@@ -40,7 +40,7 @@ pub use encoding::{Direction, Encoding, Padding, Truncation, TruncationStrategy}
 use crate::error::{Error, Result};
 use crate::special::{Selection, SpecialPolicy, SpecialTokens};
 use added::{AddedVocab, Found};
-use model::{BpeModel, FastStatus};
+use model::BpeModel;
 use post::{DecodeStep, PostStep};
 use pretok::{Scratch, Split, Step};
 
@@ -315,12 +315,17 @@ impl HfTokenizer {
     }
 
     /// Whether words go through the fast tiktoken-style encoder (see the
-    /// `model` module documentation), and if not, why.
+    /// `model` module documentation), and if not, why. Waits for the
+    /// load-time check, which runs on a background thread (words use the
+    /// exact encoder until it is done).
     pub fn fast_path(&self) -> std::result::Result<(), String> {
-        match self.model.fast_status() {
-            FastStatus::On => Ok(()),
-            FastStatus::Off(why) => Err(why.clone()),
-        }
+        self.model.fast_status()
+    }
+
+    /// Use the fast encoder when it is available (`true`, the default) or
+    /// always the exact pair-rank encoder (for tests and benchmarks).
+    pub fn set_fast_path(&self, on: bool) {
+        self.model.set_fast_enabled(on);
     }
 
     /// The merges as ranked `(left id, right id)` pairs.

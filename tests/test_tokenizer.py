@@ -17,28 +17,20 @@ from typing import Any
 
 import pytest
 from hf_fixtures import (
-    QWEN2_PATTERN,
     QWEN_SPECIALS,
-    QWEN_TIKTOKEN_SHA256,
     gpt2_dir,
     llama3_json_path,
     ours,
-    qwen_tiktoken_path,
     reference,
     smollm2_gguf_path,
+    tiktoken_llama3,
+    tiktoken_qwen,
 )
-from pypi_cache import pypi_file
 
 import tokenbytes
 from conftest import BENCH_FILES, bench_texts, udhr_texts
 
 Tokenizer = tokenbytes.Tokenizer
-LLAMA3_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-LLAMA3_MODEL = ("llama-models", "0.3.0", "llama_models/llama3/tokenizer.model")
-LLAMA3_MODEL_SHA256 = "82e9d31979e92ab929cd544440f129d9ecd797b69e327f80f17e1c50d5551b55"
 
 
 def sample_texts() -> list[str]:
@@ -419,27 +411,6 @@ def test_pickle_keeps_settings(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- tiktoken view
-
-
-@cache
-def tiktoken_llama3() -> Any:
-    import tiktoken
-
-    ranks = tokenbytes.load_tiktoken_bpe(pypi_file(*LLAMA3_MODEL), LLAMA3_MODEL_SHA256)
-    specials = {c: i for i, c, special in ours("llama3").added_tokens() if special}
-    return tiktoken.Encoding(
-        "llama3", pat_str=LLAMA3_PATTERN, mergeable_ranks=ranks, special_tokens=specials
-    )
-
-
-@cache
-def tiktoken_qwen() -> Any:
-    import tiktoken
-
-    ranks = tokenbytes.load_tiktoken_bpe(qwen_tiktoken_path(), QWEN_TIKTOKEN_SHA256)
-    return tiktoken.Encoding(
-        "qwen", pat_str=QWEN2_PATTERN, mergeable_ranks=ranks, special_tokens=QWEN_SPECIALS
-    )
 
 
 VIEWS = [("llama3", tiktoken_llama3), ("qwen2", tiktoken_qwen)]

@@ -479,3 +479,22 @@ def test_smollm2_missing_bytes() -> None:
     with pytest.raises(ValueError):
         tok.as_encoding().encode(missing)
     assert tok.as_encoding().encode_ordinary("xy") == ref.encode("xy", add_special_tokens=False).ids
+
+
+def test_from_tekken_and_tekken_folder(tmp_path: Path) -> None:
+    """Tekken through the facade equals `tokenizers` over the converted JSON (the
+    conversion itself is checked against mistral-common in test_tekken.py)."""
+    from pypi_cache import pypi_file
+    from tokenizers import Tokenizer as HfTokenizer
+
+    path = pypi_file("mistral-common", "1.13.1", "mistral_common/data/tekken_240911.json")
+    tok = Tokenizer.from_tekken(path)
+    hf = HfTokenizer.from_str(tokenbytes._core.tekken_tokenizer_json(path.read_bytes(), str(path)))
+    texts = sample_texts()[::4]
+    assert tok.encode_ids_batch(texts, add_special_tokens=False) == [
+        e.ids for e in hf.encode_batch(texts, add_special_tokens=False)
+    ]
+    shutil.copyfile(path, tmp_path / "tekken.json")
+    folder = Tokenizer.from_pretrained(tmp_path)
+    assert folder.encode_ids("Bonjour à tous", False) == tok.encode_ids("Bonjour à tous", False)
+    assert folder.as_encoding().eot_token == tok.token_to_id("</s>")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import operator
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -118,39 +117,6 @@ def _load_json_file(path: Path, what: str) -> Any:
 # ------------------------------------------------------------------ truncation / padding
 
 
-def _truncation_from_json(data: Mapping[str, Any]) -> dict[str, Any] | None:
-    """`tokenizers`' serialized TruncationParams as the `truncation` property's dict."""
-    t = data.get("truncation")
-    if t is None:
-        return None
-    strategy = {"LongestFirst": "longest_first", "OnlyFirst": "only_first"}.get(
-        t.get("strategy", "LongestFirst"), "only_second"
-    )
-    return {
-        "max_length": t["max_length"],
-        "stride": t.get("stride", 0),
-        "strategy": strategy,
-        "direction": str(t.get("direction", "Right")).lower(),
-    }
-
-
-def _padding_from_json(data: Mapping[str, Any]) -> dict[str, Any] | None:
-    """`tokenizers`' serialized PaddingParams as the `padding` property's dict."""
-    p = data.get("padding")
-    if p is None:
-        return None
-    strategy = p.get("strategy", "BatchLongest")
-    length = strategy["Fixed"] if isinstance(strategy, dict) else None
-    return {
-        "length": length,
-        "pad_to_multiple_of": p.get("pad_to_multiple_of"),
-        "pad_id": p.get("pad_id", 0),
-        "pad_token": p.get("pad_token", "[PAD]"),
-        "pad_type_id": p.get("pad_type_id", 0),
-        "direction": str(p.get("direction", "Right")).lower(),
-    }
-
-
 def _truncation_to_json(t: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if t is None:
         return None
@@ -176,23 +142,6 @@ def _padding_to_json(p: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "pad_type_id": p["pad_type_id"],
         "pad_token": p["pad_token"],
     }
-
-
-# `"truncation": null` / `"padding": null` written by tokenizers (and json.dumps): when both
-# are present the file sets neither, and the 9 MB JSON need not be parsed a second time.
-_NULL_SETTINGS = re.compile(r'"(truncation|padding)"\s*:\s*null')
-
-
-def _settings_of(text: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(truncation, padding) stored in a tokenizer.json, as the properties' dicts."""
-    if len({m.group(1) for m in _NULL_SETTINGS.finditer(text[:4096])}) == 2:
-        return None, None
-    if '"truncation"' not in text and '"padding"' not in text:
-        return None, None
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        return None, None  # the engine reports the malformed file
-    return _truncation_from_json(data), _padding_from_json(data)
 
 
 # ------------------------------------------------------------------ vocab.json + merges.txt
@@ -447,13 +396,6 @@ class Tokenizer:
         self.split_special_tokens = split_special_tokens
         self.num_threads = num_threads
         self._eos: Callable[[], str | None] = lambda: None
-        truncation, padding = _settings_of(json)
-        self._truncation: dict[str, Any] | None = None
-        self._padding: dict[str, Any] | None = None
-        if truncation is not None:
-            self.enable_truncation(**truncation)
-        if padding is not None:
-            self.enable_padding(**padding)
 
     # ------------------------------------------------------------------ constructors
 
@@ -667,28 +609,11 @@ class Tokenizer:
         stride = _check_opt_int("stride", stride, 0) or 0
         strategy = _check_choice("strategy", strategy, _STRATEGIES)  # type: ignore[assignment]
         direction = _check_choice("direction", direction, _DIRECTIONS)  # type: ignore[assignment]
-        # tokenizers' own check when truncation is enabled: the windows of overflowing
-        # tokens must advance, so the stride must fit in what is left after the special
-        # tokens that the post-processor adds to a single text.
-        effective = max(0, max_length - self.num_special_tokens_to_add(False))
-        if stride > effective:
-            raise ValueError(
-                f"truncation stride {stride} is larger than the effective max length "
-                f"{effective} (max_length {max_length} minus "
-                f"{max_length - effective} added special tokens)"
-            )
         self._core.set_truncation(max_length, stride, strategy, direction)
-        self._truncation = {
-            "max_length": max_length,
-            "stride": stride,
-            "strategy": strategy,
-            "direction": direction,
-        }
 
     def no_truncation(self) -> None:
         """Turn truncation off (the default)."""
-        self._core.set_truncation(None)
-        self._truncation = None
+        self._core.no_truncation()
 
     @property
     def truncation(self) -> dict[str, Any] | None:
@@ -696,7 +621,7 @@ class Tokenizer:
 
         Keys: ``max_length``, ``stride``, ``strategy``, ``direction``.
         """
-        return None if self._truncation is None else dict(self._truncation)
+        return self._core.truncation
 
     def enable_padding(
         self,
@@ -731,19 +656,10 @@ class Tokenizer:
         self._core.set_padding(
             direction, pad_id, pad_type_id, pad_token, length, pad_to_multiple_of
         )
-        self._padding = {
-            "length": length,
-            "pad_to_multiple_of": pad_to_multiple_of,
-            "pad_id": pad_id,
-            "pad_token": pad_token,
-            "pad_type_id": pad_type_id,
-            "direction": direction,
-        }
 
     def no_padding(self) -> None:
         """Turn padding off (the default)."""
         self._core.no_padding()
-        self._padding = None
 
     @property
     def padding(self) -> dict[str, Any] | None:
@@ -752,7 +668,7 @@ class Tokenizer:
         Keys: ``length``, ``pad_to_multiple_of``, ``pad_id``, ``pad_token``,
         ``pad_type_id``, ``direction``.
         """
-        return None if self._padding is None else dict(self._padding)
+        return self._core.padding
 
     # ------------------------------------------------------------------ encoding
 
@@ -878,18 +794,15 @@ class Tokenizer:
 
     def num_special_tokens_to_add(self, is_pair: bool) -> int:
         """How many tokens the post-processor adds to a single text or to a pair."""
-        pair = "" if _check_bool("is_pair", is_pair) else None
-        enc = self._core.encode("", pair, True, True)
-        # The texts are empty: every real (attention 1) token comes from the template.
-        return sum(enc.attention_mask)
+        return self._core.num_special_tokens_to_add(_check_bool("is_pair", is_pair))
 
     # ------------------------------------------------------------------ JSON, pickling
 
     def to_str(self, pretty: bool = False) -> str:
         """The tokenizer.json text, with the current truncation and padding settings."""
         data = json.loads(self._json)
-        data["truncation"] = _truncation_to_json(self._truncation)
-        data["padding"] = _padding_to_json(self._padding)
+        data["truncation"] = _truncation_to_json(self.truncation)
+        data["padding"] = _padding_to_json(self.padding)
         return json.dumps(data, ensure_ascii=False, indent=2 if pretty else None)
 
     def save(self, path: StrPath, pretty: bool = True) -> None:
@@ -900,8 +813,8 @@ class Tokenizer:
         state = {
             "split_special_tokens": self._split_special_tokens,
             "num_threads": self._num_threads,
-            "truncation": self._truncation,
-            "padding": self._padding,
+            "truncation": self.truncation,
+            "padding": self.padding,
             "eos": self._eos(),
         }
         return (_rebuild, (self._json, self.source, state))
@@ -911,7 +824,7 @@ class Tokenizer:
             f"Tokenizer(source={self.source!r}, vocab_size={self.get_vocab_size()}, "
             f"added_tokens={len(self.added_tokens())}, "
             f"split_special_tokens={self._split_special_tokens}, "
-            f"truncation={self._truncation}, padding={self._padding})"
+            f"truncation={self.truncation}, padding={self.padding})"
         )
 
     # ------------------------------------------------------------------ tiktoken view

@@ -520,7 +520,7 @@ class Tokenizer:
 
         def eos() -> str | None:
             eos_id = _core.gguf_metadata(str(p)).get("tokenizer.ggml.eos_token_id")
-            return None if eos_id is None else tok.id_to_token(int(eos_id))
+            return tok.id_to_token(eos_id) if isinstance(eos_id, int) else None
 
         tok._eos = eos
         return tok
@@ -724,7 +724,7 @@ class Tokenizer:
             raise NotImplementedError("is_pretokenized=True is not supported by tokenbytes")
         if isinstance(input, str):
             raise _type_error("input", "a list of str or (str, str)", input)
-        items = [tuple(x) if isinstance(x, list) else x for x in input]
+        items: list[Any] = [tuple(x) if isinstance(x, list) else x for x in input]
         return self._core.encode_batch(
             items, add_special_tokens, self._split_special_tokens, self._threads()
         )

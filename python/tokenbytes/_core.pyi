@@ -7,19 +7,7 @@ from typing import final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = [
-    "CoreBpe",
-    "__version__",
-    "default_threads",
-    "dynamic_merge_ids",
-    "dynamic_merge_texts",
-    "gguf_metadata",
-    "gguf_tokenizer_json",
-    "merges_from_ranks",
-    "merges_from_ranks_report",
-    "tekken_tokenizer_json",
-    "tiktoken_tokenizer_json",
-]
+__all__ = ["CoreBpe", "__version__", "default_threads", "dynamic_merge_ids", "dynamic_merge_texts"]
 
 __version__: str
 
@@ -111,23 +99,6 @@ def dynamic_merge_ids(
     target_length: int | None,
     gap_fraction: float | None,
 ) -> dict[str, npt.NDArray[np.generic] | int]: ...
-
-# Other vocabulary formats as Hugging Face tokenizer.json text
-# (tokenbytes_core::formats). NotImplementedError: a tokenizer kind or GGUF
-# pre-tokenizer that is not byte-level BPE or not supported; ValueError
-# (naming the file): a malformed file.
-def gguf_tokenizer_json(path: str | os.PathLike[str]) -> str: ...
-def gguf_metadata(
-    path: str | os.PathLike[str],
-) -> dict[str, int | float | bool | str | dict[str, int | str]]: ...
-def tekken_tokenizer_json(data: bytes, source: str) -> str: ...
-def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[int, int]]: ...
-def merges_from_ranks_report(
-    ranks: dict[bytes, int],
-) -> tuple[list[tuple[int, int, int]], list[int]]: ...
-def tiktoken_tokenizer_json(
-    ranks: dict[bytes, int], pattern: str, special_tokens: dict[str, int]
-) -> str: ...
 
 # --- Hugging Face tokenizer.json pipelines (rust/tokenbytes-py/src/hf.rs) ---
 
@@ -242,3 +213,30 @@ class HfTokenizer:
     @property
     def fast_path_reason(self) -> str | None: ...
     def num_special_tokens_to_add(self, is_pair: bool = False) -> int: ...
+
+# Other vocabulary formats as Hugging Face tokenizer.json text
+# (tokenbytes_core::formats). NotImplementedError: a tokenizer kind or GGUF
+# pre-tokenizer that is not byte-level BPE or not supported; ValueError
+# (naming the file): a malformed file.
+
+__all__ += [
+    "gguf_metadata",
+    "gguf_tokenizer_json",
+    "merges_from_ranks",
+    "merges_from_ranks_report",
+    "tekken_tokenizer_json",
+    "tiktoken_tokenizer_json",
+]
+
+def gguf_tokenizer_json(path: str | os.PathLike[str]) -> str: ...
+def gguf_metadata(
+    path: str | os.PathLike[str],
+) -> dict[str, int | float | bool | str | dict[str, int | str]]: ...
+def tekken_tokenizer_json(data: bytes, source: str) -> str: ...
+def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[int, int]]: ...
+def merges_from_ranks_report(
+    ranks: dict[bytes, int],
+) -> tuple[list[tuple[int, int, int]], list[int], list[tuple[int, int, int]]]: ...
+def tiktoken_tokenizer_json(
+    ranks: dict[bytes, int], pattern: str, special_tokens: dict[str, int]
+) -> str: ...

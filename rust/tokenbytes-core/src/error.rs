@@ -39,7 +39,7 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
 
-    /// A recognised component or format that is not supported (NotImplementedError).
+    /// A component or option that is recognised but not supported.
     #[error("{0}")]
     NotImplemented(String),
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use pyo3::exceptions::{PyNotImplementedError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use tokenbytes_core::formats::gguf::{self, Array, Value};
@@ -12,12 +12,10 @@ use tokenbytes_core::{Error, Rank};
 
 use crate::errors::to_py;
 
-/// `Error::NotImplemented` → `NotImplementedError`, the rest as `to_py`.
+/// Core errors as Python exceptions (`NotImplementedError` for unsupported
+/// formats, `ValueError` for malformed ones).
 fn err(e: Error) -> PyErr {
-    match e {
-        Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
-        other => to_py(other),
-    }
+    to_py(e)
 }
 
 /// Open `path` once so that a missing or unreadable file raises the usual
@@ -71,7 +69,20 @@ fn specials_of(d: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Rank)>> {
     Ok(out)
 }
 
-/// The `tokenizer.json` text of the byte-level BPE vocabulary in a GGUF file.
+/// The Hugging Face ``tokenizer.json`` text (``tokenizers`` 0.23 schema) of
+/// the byte-level BPE vocabulary of the GGUF file at ``path`` (str or
+/// ``os.PathLike``). Only the file's metadata is read (buffered), never its
+/// weights. The pre-tokenizer follows ``tokenizer.ggml.pre`` as llama.cpp's
+/// ``llama-vocab.cpp`` maps it (with the original Hugging Face regexes where
+/// llama.cpp rewrote them for its engine); control tokens become special
+/// added tokens, user-defined ones non-special added tokens; BOS/EOS are
+/// added by a ``TemplateProcessing`` post-processor when llama.cpp adds them.
+///
+/// Raises ``FileNotFoundError``/``OSError`` when the file cannot be opened,
+/// ``ValueError`` naming the file (and byte offset or key) for a malformed
+/// GGUF file or vocabulary, ``NotImplementedError`` for tokenizers that are
+/// not byte-level BPE (SentencePiece, WordPiece, Unigram, ...) or an unknown
+/// or unsupported ``tokenizer.ggml.pre``.
 #[pyfunction]
 fn gguf_tokenizer_json(py: Python<'_>, path: PathBuf) -> PyResult<String> {
     check_readable(&path)?;
@@ -104,7 +115,14 @@ fn array_info<'py>(py: Python<'py>, a: &Array) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
-/// The header and metadata of a GGUF file, for inspection.
+/// The header and key/value metadata of the GGUF file at ``path``, as a dict:
+/// ``"GGUF.version"``, ``"GGUF.tensor_count"``, ``"GGUF.kv_count"``, then
+/// every key in file order with its value (int, float, bool or str); an
+/// array is reported as ``{"type": "array[<element type>]", "length": n}``
+/// (its elements are skipped, not read into memory). Weights are never read.
+///
+/// Raises ``FileNotFoundError``/``OSError`` when the file cannot be opened,
+/// ``ValueError`` naming the file, byte offset and key for a malformed file.
 #[pyfunction]
 fn gguf_metadata<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
     check_readable(&path)?;
@@ -121,14 +139,33 @@ fn gguf_metadata<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyD
     Ok(d)
 }
 
-/// The `tokenizer.json` text of a Mistral Tekken file's content.
+/// The ``tokenizer.json`` text of a Mistral Tekken file (``data``: its
+/// bytes; ``source``: its name for messages), with the ids of
+/// ``mistral-common`` 1.13's ``Tekkenizer``: special tokens first (ids
+/// ``0..default_num_special_tokens``), then the first
+/// ``default_vocab_size - default_num_special_tokens`` ranks (id = rank +
+/// number of special tokens); ``config.pattern`` as the split regex; merges
+/// derived from the ranks (``merges_from_ranks``) with ``ignore_merges``; a
+/// post-processor adding ``<s>``.
+///
+/// Raises ``ValueError`` starting with ``source`` for malformed files.
 #[pyfunction]
 fn tekken_tokenizer_json(py: Python<'_>, data: &[u8], source: &str) -> PyResult<String> {
     py.detach(|| core_formats::tekken_tokenizer_json(data, source))
         .map_err(err)
 }
 
-/// Merge pairs `(left, right)` of a tiktoken rank table, by product rank.
+/// The merges of a tiktoken rank table ``{token bytes: rank}``: for each
+/// multi-byte token ``c`` in rank order, concatenation BPE (tiktoken's rule)
+/// runs on the bytes of ``c`` with only lower-ranked tokens; when it ends in
+/// two parts ``x``, ``y``, ``(rank(x), rank(y))`` is ``c``'s merge. Returns
+/// those pairs ordered by the rank of ``c`` (for GPT-2's ranks: exactly its
+/// published ``vocab.bpe``). Tokens without such a merge are left out (see
+/// ``merges_from_ranks_report``). Runs in parallel, GIL released.
+///
+/// Raises ``TypeError`` for keys that are not bytes or ranks that are not
+/// ints, ``ValueError`` for an empty token, a token with two ranks or a rank
+/// given twice.
 #[pyfunction]
 fn merges_from_ranks<'py>(
     py: Python<'py>,
@@ -141,21 +178,36 @@ fn merges_from_ranks<'py>(
     PyList::new(py, m.merges.iter().map(|&(x, y, _)| (x, y)))
 }
 
-/// `(merges as (left, right, product) triples, unreachable ranks)`.
+/// ``(merges, unreachable, late)`` for a tiktoken rank table: ``merges`` as
+/// ``(left, right, product)`` rank triples (as ``merges_from_ranks``), the
+/// ranks of multi-byte tokens no merge of lower-ranked tokens builds, and for
+/// those the merges tiktoken still performs inside longer pieces (last merge
+/// of the concatenation BPE of the token's bytes with every other token;
+/// Llama-3's ranks have 90). Errors as ``merges_from_ranks``.
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 fn merges_from_ranks_report(
     py: Python<'_>,
     ranks: &Bound<'_, PyDict>,
-) -> PyResult<(Vec<(Rank, Rank, Rank)>, Vec<Rank>)> {
+) -> PyResult<(Vec<(Rank, Rank, Rank)>, Vec<Rank>, Vec<(Rank, Rank, Rank)>)> {
     let pairs = ranks_of(ranks)?;
     let m = py
         .detach(|| core_formats::merges_from_ranks(&pairs))
         .map_err(err)?;
-    Ok((m.merges, m.unreachable))
+    Ok((m.merges, m.unreachable, m.late))
 }
 
-/// The `tokenizer.json` text of a tiktoken encoding.
+/// The ``tokenizer.json`` text of a tiktoken encoding: ``ranks`` ``{token
+/// bytes: rank}`` (ids = ranks), ``pattern`` (tiktoken's split regex, rewritten
+/// to mean the same under Oniguruma and fancy-regex), ``special_tokens``
+/// ``{text: id}`` (special added tokens). Merges: ``merges_from_ranks`` plus
+/// the late merges of ``merges_from_ranks_report``; ``ignore_merges`` is set
+/// (a piece that is a token is emitted whole). ``tokenizers`` then encodes
+/// exactly as tiktoken (checked on o200k, cl100k, r50k, Llama-3 and Qwen).
+///
+/// Raises ``TypeError`` for mistyped keys/values, ``ValueError`` for an
+/// invalid rank table, a special id that is also a rank, or a pattern that is
+/// empty or does not compile.
 #[pyfunction]
 fn tiktoken_tokenizer_json(
     py: Python<'_>,

@@ -395,14 +395,12 @@ fn spec_from_metadata(meta: &Metadata, source: &str) -> Result<TokenizerSpec> {
         None
     };
 
-    // Merges; a merge may use an added token, which then also joins the model
-    // vocabulary (tokenizers requires every merge part to be in it).
+    // Merges (every part must be a token, as tokenizers requires).
     let merges_in = keys.strings("tokenizer.ggml.merges")?.ok_or_else(|| {
         Error::InvalidArgument(format!(
             "{source}: the GGUF file has no \"tokenizer.ggml.merges\" key (required for BPE)"
         ))
     })?;
-    let mut in_model: Vec<bool> = kinds.iter().map(|&k| k == Kind::Normal).collect();
     let mut merges = Vec::with_capacity(merges_in.len());
     let mut seen_pairs: FxHashSet<(&str, &str)> = FxHashSet::default();
     for (i, m) in merges_in.iter().enumerate() {
@@ -424,13 +422,10 @@ fn spec_from_metadata(meta: &Metadata, source: &str) -> Result<TokenizerSpec> {
         };
         let ab = format!("{a}{b}");
         for part in [a, b, ab.as_str()] {
-            match id_of.get(part) {
-                Some(&id) => in_model[id as usize] = true,
-                None => {
-                    return Err(Error::InvalidArgument(format!(
-                        "{source}: merge #{i} {m:?} uses {part:?}, which is not in \"tokenizer.ggml.tokens\""
-                    )))
-                }
+            if !id_of.contains_key(part) {
+                return Err(Error::InvalidArgument(format!(
+                    "{source}: merge #{i} {m:?} uses {part:?}, which is not in \"tokenizer.ggml.tokens\""
+                )));
             }
         }
         // tokenizers keeps the first rank of a repeated pair, as llama.cpp's
@@ -440,12 +435,14 @@ fn spec_from_metadata(meta: &Metadata, source: &str) -> Result<TokenizerSpec> {
         }
     }
 
+    // Every token is in the model vocabulary (llama.cpp's `token_to_id`
+    // holds them all, and `tokenizers` keeps an added token's id only when
+    // the vocabulary has it); control and user-defined ones are also added
+    // tokens.
     let mut vocab = Vec::with_capacity(n);
     let mut added = Vec::new();
     for (i, text) in texts.iter().enumerate() {
-        if in_model[i] {
-            vocab.push((text.clone(), i as Rank));
-        }
+        vocab.push((text.clone(), i as Rank));
         if kinds[i] != Kind::Normal {
             added.push(AddedToken {
                 id: i as Rank,
@@ -510,7 +507,7 @@ mod tests {
             2
         });
         let spec = spec_from_metadata(&meta, "t.gguf").expect("converts");
-        assert_eq!(spec.vocab.len(), 5);
+        assert_eq!(spec.vocab.len(), 8);
         assert_eq!(
             spec.merges,
             vec![("a".into(), "b".into()), ("Ġ".into(), "ab".into())]

@@ -56,7 +56,8 @@ pub struct AddedToken {
 /// Everything a byte-level BPE `tokenizer.json` holds.
 #[derive(Debug, Clone, Default)]
 pub struct TokenizerSpec {
-    /// Model vocabulary: (byte-level string, id), any order.
+    /// Model vocabulary: (byte-level string, id), any order. Added tokens
+    /// missing from it are added to it by [`Self::to_json`].
     pub vocab: Vec<(String, Rank)>,
     /// Ranked merges as byte-level strings, best first.
     pub merges: Vec<(String, String)>,
@@ -162,9 +163,30 @@ impl TokenizerSpec {
     ///
     /// # Errors
     /// [`Error::InvalidVocab`] when two vocabulary entries share a string or
-    /// an id, or an added token's id is also a different vocabulary token.
+    /// an id, or an added token's text is a vocabulary token with another id.
     pub fn to_json(&self) -> Result<String> {
-        let mut vocab: Vec<&(String, Rank)> = self.vocab.iter().collect();
+        // `tokenizers` keeps the id of an added token only when the model
+        // vocabulary has its text (otherwise it renumbers it after the
+        // vocabulary), so every added token is also a vocabulary entry.
+        let mut extra: Vec<(String, Rank)> = Vec::new();
+        {
+            let by_text: rustc_hash::FxHashMap<&str, Rank> =
+                self.vocab.iter().map(|(s, r)| (s.as_str(), *r)).collect();
+            for a in &self.added {
+                match by_text.get(a.content.as_str()) {
+                    Some(&id) if id == a.id => {}
+                    Some(&id) => {
+                        return Err(Error::InvalidVocab(format!(
+                            "added token {:?} has id {}, but the vocabulary gives that text id \
+                             {id}: a tokenizer.json cannot hold both",
+                            a.content, a.id
+                        )))
+                    }
+                    None => extra.push((a.content.clone(), a.id)),
+                }
+            }
+        }
+        let mut vocab: Vec<&(String, Rank)> = self.vocab.iter().chain(extra.iter()).collect();
         vocab.sort_unstable_by_key(|(_, id)| *id);
         for w in vocab.windows(2) {
             if w[0].1 == w[1].1 {
@@ -284,6 +306,13 @@ mod tests {
         );
         assert!(text.find("\"a\":0").unwrap_or(usize::MAX) < text.find("\"b\":1").unwrap_or(0));
 
+        // The added token joins the model vocabulary with its id.
+        assert_eq!(v["model"]["vocab"]["<s>"], 3);
+        let mut clash = spec.clone();
+        clash.vocab.push(("<s>".into(), 4));
+        assert!(clash
+            .to_json()
+            .is_err_and(|e| e.to_string().contains("cannot hold both")));
         let mut dup = spec.clone();
         dup.vocab.push(("c".into(), 2));
         assert!(dup.to_json().is_err());

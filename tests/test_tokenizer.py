@@ -490,3 +490,16 @@ def test_from_tekken_and_tekken_folder(tmp_path: Path) -> None:
     folder = Tokenizer.from_pretrained(tmp_path)
     assert folder.encode_ids("Bonjour à tous", False) == tok.encode_ids("Bonjour à tous", False)
     assert folder.as_encoding().eot_token == tok.token_to_id("</s>")
+
+
+def test_smollm2_special_token_ids() -> None:
+    """The GGUF's own token ids are kept: SmolLM2's chat tokens are 0-2 (as in its
+    published tokenizer and the GGUF's bos/eos ids), not renumbered after the vocabulary."""
+    tok = ours("smollm2")
+    meta = tokenbytes._core.gguf_metadata(str(smollm2_gguf_path()))
+    assert (meta["tokenizer.ggml.bos_token_id"], meta["tokenizer.ggml.eos_token_id"]) == (1, 2)
+    ids = tok.encode("<|im_start|>user\nhi<|im_end|>", add_special_tokens=False).ids
+    assert ids[0] == 1 and ids[-1] == 2
+    assert [tok.id_to_token(i) for i in range(3)] == ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    assert tok.as_encoding().eot_token == 2
+    assert tok.get_vocab_size() == 49152

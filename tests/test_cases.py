@@ -1,12 +1,14 @@
-"""Every tiktoken-encoding case of ../shared/cases/encoder_cases.json.
+"""Every case of ../shared/cases/encoder_cases.json.
 
-Each test names its case id. Checks on vocabularies that need the Hugging
-Face loaders (llama3, qwen2) belong to the tokenizer.json work and are
-collected by `test_cases_are_all_covered` so none is silently forgotten.
+Each test names its case id. The Llama-3 and Qwen2 cases (B16, B36) run on the
+real tokenizer files through `tokenbytes.Tokenizer` (see hf_fixtures.py), both
+through the `tokenizers`-style API and the tiktoken-style `as_encoding()` view,
+and against HF `tokenizers` over the same files.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import pickle
@@ -19,12 +21,10 @@ from conftest import CASES, ours
 
 TIKTOKEN_VOCABS = {"cl100k_base", "o200k_base", "r50k_base", "p50k_base"}
 COVERED = {
-    "B01", "B03", "B05", "B06", "B08", "B09", "B10", "B12", "B13", "B14", "B15", "B18",
-    "B20", "B21", "B22", "B24", "B26", "B27", "B28", "B29", "B31", "B33", "B38", "B39",
-    "B40",
+    "B01", "B03", "B05", "B06", "B08", "B09", "B10", "B12", "B13", "B14", "B15", "B16",
+    "B18", "B20", "B21", "B22", "B24", "B26", "B27", "B28", "B29", "B31", "B33", "B36",
+    "B38", "B39", "B40",
 }  # fmt: skip
-# Cases whose every check needs a Llama-3 / Qwen2 tokenizer.json (HF loaders).
-NEEDS_HF_LOADERS = {"B16", "B36"}
 
 
 def _cases() -> dict[str, dict]:
@@ -32,7 +32,7 @@ def _cases() -> dict[str, dict]:
 
 
 def test_cases_are_all_covered() -> None:
-    assert set(_cases()) == COVERED | NEEDS_HF_LOADERS
+    assert set(_cases()) == COVERED
 
 
 def test_b01_long_run_of_one_letter() -> None:
@@ -143,6 +143,57 @@ def test_b15_cl100k_chinese() -> None:
         15225, 15308, 117, 16423, 88852, 13177, 64479, 17620, 31944, 12870, 228, 10646, 18904,
         29857, 242,
     ]  # fmt: skip
+
+
+def _checks(case_id: str) -> list[dict]:
+    """The case itself and its extra checks, each with `input` already evaluated."""
+    case = _cases()[case_id]
+    checks = [case, *case.get("extra_checks", [])]
+    return [{**c, "text": ast.literal_eval(c["input"])} for c in checks]
+
+
+def test_b16_llama3_newline_runs() -> None:
+    from hf_fixtures import ours as hf_ours
+    from hf_fixtures import reference as hf_reference
+
+    tok, ref = hf_ours("llama3"), hf_reference("llama3")
+    view = tok.as_encoding()
+    checks = _checks("B16")
+    assert len(checks) == 3
+    for check in checks:
+        text, expected = check["text"], check["expected_ids"]
+        assert check["call"] == "encode"
+        assert tok.encode(text, add_special_tokens=False).ids == expected, text
+        assert view.encode(text) == expected, text
+        assert ref.encode(text, add_special_tokens=False).ids == expected, text
+    # The newline run is one token with offsets covering both characters.
+    assert tok.encode("\n\nW").offsets == [(0, 2), (2, 3)]
+
+
+def test_b36_qwen2_pretokenizer() -> None:
+    from hf_fixtures import ours as hf_ours
+    from hf_fixtures import reference as hf_reference
+
+    for name in ("qwen2", "qwen2_gguf"):
+        tok, ref = hf_ours(name), hf_reference(name)
+        view = tok.as_encoding()
+        for check in _checks("B36"):
+            text = check["text"]
+            if check["call"] == "encode":
+                expected = check["expected_ids"]
+                assert tok.encode(text, add_special_tokens=False).ids == expected, (name, text)
+                assert view.encode(text) == expected, (name, text)
+                assert ref.encode(text, add_special_tokens=False).ids == expected, (name, text)
+            else:
+                assert check["call"] == "pre-token split"
+                pieces = check["expected_pieces"]
+                # The reference's pre-tokenizer (the same JSON) splits as the case says...
+                got = [p for p, _ in ref.pre_tokenizer.pre_tokenize_str(text)]
+                assert got == pieces, name
+                # ...and every piece boundary is a token boundary of ours (weak for the
+                # digits: Qwen has no multi-digit token; the ids checks above are not).
+                ends = {end for _, end in tok.encode(text, add_special_tokens=False).offsets}
+                assert {len("".join(pieces[: i + 1])) for i in range(len(pieces))} <= ends
 
 
 def test_b18_whitespace_lookahead() -> None:

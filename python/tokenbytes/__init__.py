@@ -14,9 +14,11 @@ from tokenbytes.core import Encoding
 from tokenbytes.load import load_tiktoken_bpe
 from tokenbytes.model import encoding_for_model, encoding_name_for_model
 from tokenbytes.registry import get_encoding, list_encoding_names
+from tokenbytes.tokenizer import Tokenizer
 
 __all__ = [
     "Encoding",
+    "Tokenizer",
     "__version__",
     "dynamic",
     "encoding_for_model",

@@ -133,3 +133,17 @@
 //!
 //! Bytes that no token can produce (some vocabularies lack a few byte
 //! values) simply have no cover: their probability is 0.
+
+mod chunks;
+mod index;
+mod model;
+mod pairs;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use chunks::{Chunker, Status, WindowStatus};
+pub use index::VocabIndex;
+pub use model::{check_row, log_add, log_sum, ByteModel, Follow, ModelSpec, RowMask, END_BIN};
+pub use pairs::{MergeRule, PairRules};
+pub use state::{Next, Row, RowSource, State};

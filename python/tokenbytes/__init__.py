@@ -10,12 +10,15 @@ A drop-in replacement for tiktoken (``import tokenbytes as tiktoken``)::
 
 from tokenbytes import dynamic
 from tokenbytes._core import __version__
+from tokenbytes.bytelm import ByteEnsemble, ByteLM
 from tokenbytes.core import Encoding
 from tokenbytes.load import load_tiktoken_bpe
 from tokenbytes.model import encoding_for_model, encoding_name_for_model
 from tokenbytes.registry import get_encoding, list_encoding_names
 
 __all__ = [
+    "ByteEnsemble",
+    "ByteLM",
     "Encoding",
     "__version__",
     "dynamic",

@@ -199,6 +199,12 @@ impl ByteModel {
         self.chunker.is_some()
     }
 
+    /// The pre-token boundary oracle (`None` without pre-tokenizer).
+    #[must_use]
+    pub fn chunker(&self) -> Option<&Chunker> {
+        self.chunker.as_ref()
+    }
+
     /// End ids.
     #[must_use]
     pub fn end_ids(&self) -> &[u32] {

@@ -21,9 +21,10 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-CACHE = Path(
-    os.environ.get("TOKENBYTES_TEST_CACHE", Path.home() / ".cache" / "tokenbytes-tests")
-) / "pypi"
+CACHE = (
+    Path(os.environ.get("TOKENBYTES_TEST_CACHE", Path.home() / ".cache" / "tokenbytes-tests"))
+    / "pypi"
+)
 
 
 def _sha256(path: Path) -> str:

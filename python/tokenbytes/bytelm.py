@@ -399,13 +399,20 @@ class ByteLM:
                 naming an unknown special token.
         """
         _check_sampling(max_bytes, temperature, top_p)
+        st = self.fim_state(prefix, suffix, template)
+        return _generate(st, max_bytes, temperature, top_p, seed, stop)[0]
+
+    def fim_state(self, prefix: bytes | str, suffix: bytes | str, template: str) -> ByteLMState:
+        """The state `fim` generates from: the template's tokens up to its
+        last special token are the fixed context, the text after it (for a
+        suffix-prefix template, the prefix) is covered byte by byte."""
         parts = _parse_template(template, self.spec.special_tokens)
         pre, suf = _as_bytes(prefix, "prefix"), _as_bytes(suffix, "suffix")
         before: list[int] = []
         region = b""
         for kind, value in parts:
             if kind == "special":
-                before += [*self.model.encode(region), int(value)]  # type: ignore[list-item]
+                before += [*self.model.encode(region), int(value)]  # type: ignore[call-overload]
                 region = b""
             elif kind == "prefix":
                 region += pre
@@ -413,8 +420,7 @@ class ByteLM:
                 region += suf
             else:
                 region += str(value).encode("utf-8")
-        st = ByteLMState(self, self._prompt_state(region, before, False), region)
-        return _generate(st, max_bytes, temperature, top_p, seed, stop)[0]
+        return ByteLMState(self, self._prompt_state(region, before, False), region)
 
 
 def _parse_template(template: str, specials: Mapping[str, int]) -> list[tuple[str, object]]:

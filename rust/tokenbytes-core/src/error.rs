@@ -38,6 +38,10 @@ pub enum Error {
     /// An argument out of its accepted range.
     #[error("{0}")]
     InvalidArgument(String),
+
+    /// A component or option that is recognised but not supported.
+    #[error("{0}")]
+    NotImplemented(String),
 }
 
 /// Result alias of the core crate.

@@ -1,12 +1,13 @@
 //! The one place where core errors become Python exceptions.
 
-use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyNotImplementedError, PyValueError};
 use pyo3::PyErr;
 use tokenbytes_core::Error;
 
 /// Convert a core error into the Python exception a caller would catch:
 /// `KeyError` for ids or byte strings that are not tokens (as tiktoken),
-/// `ValueError` for everything else the input can cause.
+/// `NotImplementedError` for unsupported components, `ValueError` for
+/// everything else the input can cause.
 pub fn to_py(err: Error) -> PyErr {
     match err {
         Error::UnknownTokenId(id) => {
@@ -23,6 +24,7 @@ pub fn to_py(err: Error) -> PyErr {
              `disallowed_special=(enc.special_tokens_set - {{{token:?}}})`, \
              or `disallowed_special=()` to disable the check for all special tokens."
         )),
+        Error::NotImplemented(msg) => PyNotImplementedError::new_err(msg),
         other => PyValueError::new_err(other.to_string()),
     }
 }

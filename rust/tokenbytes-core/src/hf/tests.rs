@@ -1,0 +1,1 @@
+//! Unit tests of the `tokenizer.json` pipeline on small hand-made files.

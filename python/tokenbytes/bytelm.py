@@ -46,6 +46,7 @@ __all__ = [
     "ByteLMState",
     "EnsembleState",
     "TokenizerSpec",
+    "spec_from_tokenizer_json",
     "tokenizer_spec",
 ]
 
@@ -86,9 +87,9 @@ def tokenizer_spec(tokenizer: Any) -> TokenizerSpec:
 
     Accepts a `TokenizerSpec`, a `tokenbytes.Encoding` (tiktoken-style:
     ranks are ids, ``ignore_merges``, its pattern; ``<|endoftext|>`` ends the
-    text), or a tokenizer with ``token_bytes(id)``, ``merges()``,
-    ``ignore_merges``, ``added_tokens()`` and ``pattern`` (the Hugging Face
-    tokenizer of ``tokenbytes.Tokenizer``).
+    text), the text of a Hugging Face ``tokenizer.json`` (see
+    `spec_from_tokenizer_json`), or an object with a ``byte_level_spec()``
+    method returning a `TokenizerSpec`.
 
     Raises:
         TypeError: an unsupported tokenizer type.
@@ -114,6 +115,8 @@ def tokenizer_spec(tokenizer: Any) -> TokenizerSpec:
             special_tokens=specials,
             eos_token_id=specials.get("<|endoftext|>"),
         )
+    if isinstance(tokenizer, str) and tokenizer.lstrip().startswith("{"):
+        return spec_from_tokenizer_json(tokenizer)
     spec = getattr(tokenizer, "byte_level_spec", None)
     if callable(spec):
         out = spec()
@@ -122,6 +125,115 @@ def tokenizer_spec(tokenizer: Any) -> TokenizerSpec:
     raise TypeError(
         f"unsupported tokenizer {type(tokenizer).__name__}: pass a tokenbytes.Encoding, "
         "a tokenbytes.bytelm.TokenizerSpec, or an object with byte_level_spec()"
+    )
+
+
+#: The regex of Hugging Face's ByteLevel pre-tokenizer (GPT-2's).
+HF_BYTELEVEL_PATTERN = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+#: GPT-2's regex applied to the text between isolated digits (a digit split
+#: first, as in SmolLM2 and StarCoder tokenizers), as one regex: digits
+#: first, no digit runs, and white space may end right before a digit.
+_DIGITS_THEN_BYTELEVEL = (
+    r"\p{N}|'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?![^\s\p{N}])|\s+"
+)
+
+
+def _hf_pattern(pre: Any) -> str | None:
+    r"""One regex with the boundaries of a tokenizer.json pre-tokenizer.
+
+    Supported: none; ByteLevel (with or without its regex); an isolating
+    Split by a regex followed by a regex-less ByteLevel; a split of single
+    digits (Split by ``\p{N}`` or Digits with ``individual_digits``)
+    followed by the GPT-2 regex.
+
+    Raises:
+        NotImplementedError: any other pre-tokenizer.
+    """
+    if pre is None:
+        return None
+    steps = pre["pretokenizers"] if pre.get("type") == "Sequence" else [pre]
+    regexes: list[str] = []
+    for st in steps:
+        kind = st.get("type")
+        if kind == "ByteLevel":
+            if st.get("add_prefix_space"):
+                raise NotImplementedError("ByteLevel with add_prefix_space is not supported")
+            if st.get("use_regex", True):
+                regexes.append(HF_BYTELEVEL_PATTERN)
+        elif kind == "Split" and "Regex" in st.get("pattern", {}):
+            if st.get("behavior") != "Isolated" or st.get("invert"):
+                raise NotImplementedError(f"Split pre-tokenizer {st} is not supported")
+            regexes.append(st["pattern"]["Regex"])
+        elif kind == "Digits" and st.get("individual_digits"):
+            regexes.append(r"\p{N}")
+        else:
+            raise NotImplementedError(f"pre-tokenizer {kind!r} is not supported")
+    if not regexes:
+        return None
+    if len(regexes) == 1:
+        return regexes[0]
+    if regexes == [r"\p{N}", HF_BYTELEVEL_PATTERN]:
+        return _DIGITS_THEN_BYTELEVEL
+    raise NotImplementedError(f"pre-tokenizer sequence {regexes} is not supported")
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's printable stand-in character of every byte, reversed."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    chars = list(keep)
+    n = 0
+    for b in range(256):
+        if b not in keep:
+            keep.append(b)
+            chars.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(keep, chars, strict=True)}
+
+
+def spec_from_tokenizer_json(data: str, hf: Any = None) -> TokenizerSpec:
+    """The `TokenizerSpec` of a Hugging Face ``tokenizer.json`` (byte-level
+    BPE). Token bytes, merges and added tokens come from `hf` (a
+    ``tokenbytes._core.HfTokenizer``; built from `data` when not given), the
+    pre-tokenizer and normalizer from the JSON. Special added tokens have no
+    bytes; ``</s>``-like end tokens are found by name.
+
+    Raises:
+        NotImplementedError: a normalizer, a non-BPE model or an unsupported
+            pre-tokenizer.
+        ValueError: malformed JSON.
+    """
+    import json
+
+    try:
+        cfg = json.loads(data)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"tokenizer.json: {e}") from None
+    model = cfg.get("model") or {}
+    if model.get("type") != "BPE":
+        raise NotImplementedError(f"model type {model.get('type')!r}: only BPE is supported")
+    if cfg.get("normalizer") is not None:
+        raise NotImplementedError(
+            f"normalizer {cfg['normalizer'].get('type')!r}: normalizers change the bytes and "
+            "are not supported by the byte-level layer"
+        )
+    pattern = _hf_pattern(cfg.get("pre_tokenizer"))
+    if hf is None:
+        hf = _core.HfTokenizer.from_str(data, "tokenizer.json")
+    n = int(hf.get_vocab_size(True))
+    special = {i: c for i, c, sp in hf.added_tokens() if sp}
+    tokens: list[bytes | None] = [
+        None if i in special else bytes(hf.token_bytes(i)) for i in range(n)
+    ]
+    names = {c: i for i, c in special.items()}
+    eos = next((names[k] for k in ("<|endoftext|>", "</s>", "<|end_of_text|>") if k in names), None)
+    return TokenizerSpec(
+        tokens=tokens,
+        merges=[(int(a), int(b)) for a, b in hf.merges()],
+        ignore_merges=bool(hf.ignore_merges),
+        pattern=pattern,
+        special_tokens=names,
+        eos_token_id=eos,
     )
 
 

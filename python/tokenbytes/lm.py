@@ -12,9 +12,10 @@ An LM is any object with
 * optionally ``eos_token_id`` (the token that ends a text), ``bos_token_id``
   and ``add_bos`` (prepend it to every context), ``n_vocab`` (``V``).
 
-Adapters: `CallableLM` (a plain function), `TransformersLM` (``torch`` +
-``transformers``) and `LlamaCppLM` (``llama-cpp-python``). The runtimes are
-optional and imported only when an adapter is built.
+Adapters: `CallableLM` (a plain function), `XLlamaCppLM` (``xllamacpp``, a
+prebuilt CPU wheel of llama.cpp), `TransformersLM` (``torch`` +
+``transformers``) and `LlamaCppLM` (``llama-cpp-python``, built from source).
+The runtimes are optional and imported only when an adapter is built.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["LM", "CallableLM", "LlamaCppLM", "TransformersLM", "log_softmax"]
+__all__ = ["LM", "CallableLM", "LlamaCppLM", "TransformersLM", "XLlamaCppLM", "log_softmax"]
 
 
 @runtime_checkable
@@ -250,4 +251,96 @@ class LlamaCppLM:
                     "LlamaCppLM needs a non-empty context (set add_bos or give a prompt)"
                 )
             rows.append(self._run(ids))
+        return np.stack(rows)
+
+
+class XLlamaCppLM:
+    """A GGUF model run by ``xllamacpp`` (llama.cpp's server engine, prebuilt
+    CPU wheel on PyPI).
+
+    Its Python API has no raw logits; each row is read from a one-token
+    completion of the context with ``n_probs`` = the vocabulary size and
+    probabilities taken before sampling, i.e. the model's full next-token
+    distribution (renormalized in float64: the server rounds the values).
+    That costs a sort and a JSON list of the whole vocabulary per row, so it
+    is slow (about a second per row on two busy cores for a 49k vocabulary).
+    The server keeps the previous context in its cache and only evaluates
+    the tokens after the shared prefix.
+
+    Args:
+        model_path: the ``.gguf`` file.
+        tokenizer: the tokenizer the byte-level layer should use.
+        n_ctx: context window.
+        n_threads: CPU threads (``None``: the runtime's default).
+        eos_token_id, bos_token_id, add_bos: as in `CallableLM`.
+    """
+
+    def __init__(
+        self,
+        model_path: str,
+        tokenizer: Any,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        n_vocab: int | None = None,
+        eos_token_id: int | None = None,
+        bos_token_id: int | None = None,
+        add_bos: bool = False,
+    ) -> None:
+        import xllamacpp
+
+        p = xllamacpp.CommonParams()
+        p.model.path = str(model_path)
+        p.n_ctx = n_ctx
+        p.n_parallel = 1
+        if n_threads is not None:
+            p.cpuparams.n_threads = n_threads
+        self.server = xllamacpp.Server(p)
+        self.tokenizer = tokenizer
+        self.eos_token_id = eos_token_id
+        self.bos_token_id = bos_token_id
+        self.add_bos = add_bos
+        if n_vocab is None:
+            tokens = getattr(tokenizer, "tokens", None)
+            n_vocab = len(tokens) if tokens is not None else None
+        if n_vocab is None:
+            raise ValueError("n_vocab is needed (the tokenizer does not tell it)")
+        self.n_vocab = int(n_vocab)
+
+    def _row(self, ids: list[int]) -> npt.NDArray[np.float64]:
+        r = self.server.handle_completions(
+            {
+                "prompt": ids,
+                "max_tokens": 1,
+                "n_probs": self.n_vocab,
+                "post_sampling_probs": False,
+                "temperature": 0.0,
+                "cache_prompt": True,
+            }
+        )
+        if isinstance(r, str):
+            import json
+
+            r = json.loads(r)
+        if "error" in r:
+            raise RuntimeError(f"xllamacpp: {r['error']}")
+        top = r["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+        row = np.full(self.n_vocab, -np.inf)
+        ids_ = np.fromiter((e["id"] for e in top), dtype=np.int64, count=len(top))
+        vals = np.fromiter((e["logprob"] for e in top), dtype=np.float64, count=len(top))
+        row[ids_] = vals
+        finite = np.isfinite(row)
+        row[finite] -= np.logaddexp.reduce(row[finite])
+        return row
+
+    def logprobs(self, prefixes: Sequence[Sequence[int]]) -> npt.NDArray[np.float64]:
+        """The full next-token distribution (log) of each context."""
+        rows = []
+        for p in prefixes:
+            ids = [int(t) for t in p]
+            if not ids:
+                raise ValueError(
+                    "XLlamaCppLM needs a non-empty context (set a BOS token or give a prompt)"
+                )
+            rows.append(self._row(ids))
         return np.stack(rows)

@@ -410,26 +410,28 @@ impl ByteModel {
     }
 
     /// A position before which every valid encoding of `bytes` (followed by
-    /// anything) has the same tokens: the start of the third-last piece for
-    /// the patterns of [`crate::pretokenize`] with a hand-written splitter
-    /// (their matches look at most two characters past their end), 0
-    /// otherwise (no pre-tokenizer, or a pattern whose look-ahead is not
-    /// known). Bytes after it are the region of covers.
+    /// anything) has the same tokens: the start of the third-last pre-token
+    /// for the patterns of [`crate::pretokenize`] with a hand-written
+    /// splitter (their matches look at most two characters past their end),
+    /// of the fourth-last for other patterns (assumed to look ahead no
+    /// further than the next pre-token: true of the patterns of real
+    /// tokenizers, not of a pattern such as right-aligned digit groups), 0
+    /// without pre-tokenizer (every position may still change). Bytes after
+    /// it are the region of covers.
     ///
     /// # Errors
     /// [`Error::RegexRuntime`] if the regex engine gives up.
     pub fn stable_cut(&self, bytes: &[u8]) -> Result<usize> {
-        match &self.chunker {
-            Some(c) if c.is_hand_written() => {
-                let pieces = self.pieces(bytes)?;
-                Ok(if pieces.len() >= 3 {
-                    pieces[pieces.len() - 3].0
-                } else {
-                    0
-                })
-            }
-            _ => Ok(0),
-        }
+        let Some(c) = &self.chunker else {
+            return Ok(0);
+        };
+        let back = if c.is_hand_written() { 3 } else { 4 };
+        let pieces = self.pieces(bytes)?;
+        Ok(if pieces.len() >= back {
+            pieces[pieces.len() - back].0
+        } else {
+            0
+        })
     }
 
     /// The status of a region start: forced (after a special token or at the

@@ -161,12 +161,13 @@ fn ascii_rep(c: u8) -> u8 {
 #[derive(Debug)]
 pub struct Chunker {
     pretok: PreTokenizer,
-    /// Probe characters (ASCII representatives first, then non-ASCII).
+    /// Probe characters: one per class of characters the pattern splits
+    /// alike.
     reps: Vec<char>,
-    /// Index into `reps` of each ASCII character's representative.
+    /// Index into `reps` of each ASCII character's class.
     ascii_class: [u8; 128],
-    /// First non-ASCII index in `reps`.
-    n_ascii: usize,
+    /// Classes that hold non-ASCII characters.
+    non_ascii: Vec<usize>,
     cache: Mutex<FxHashMap<Box<[u8]>, Arc<WindowStatus>>>,
 }
 
@@ -201,16 +202,78 @@ impl Chunker {
             };
             ascii_class[usize::from(c)] = k as u8;
         }
-        let n_ascii = ascii_reps.len();
-        let mut reps: Vec<char> = ascii_reps.into_iter().map(char::from).collect();
-        reps.extend_from_slice(NON_ASCII_REPS);
+        let mut all: Vec<char> = ascii_reps.into_iter().map(char::from).collect();
+        let n_ascii = all.len();
+        all.extend_from_slice(NON_ASCII_REPS);
+        // Merge representatives that split alike in every context of one
+        // character before and after (fewer probes: each probe window is
+        // split once per pair of classes). Only generic characters merge:
+        // letters the pattern names (contractions, in either case, and the
+        // long s that case-folds to s) and ASCII non-letters keep their own
+        // class, since they may matter two characters away ("'ve").
+        let named = named_letters(pattern);
+        let mergeable = |c: char| -> bool {
+            if c.is_ascii() {
+                c.is_ascii_alphabetic() && !named.contains(&c.to_ascii_lowercase())
+            } else {
+                c != 'ſ' || !named.contains(&'s')
+            }
+        };
+        let mut prints: Vec<Vec<Vec<usize>>> = Vec::with_capacity(all.len());
+        let ctx: Vec<Option<char>> = std::iter::once(None)
+            .chain(all.iter().copied().map(Some))
+            .collect();
+        let mut text = String::new();
+        for &r in &all {
+            let mut fp = Vec::with_capacity(ctx.len() * ctx.len());
+            for &a in &ctx {
+                for &b in &ctx {
+                    text.clear();
+                    text.extend(a);
+                    text.push(r);
+                    text.extend(b);
+                    fp.push(boundaries(&pretok, &text)?);
+                }
+            }
+            prints.push(fp);
+        }
+        let mut reps: Vec<char> = Vec::new();
+        let mut group_of: Vec<usize> = Vec::with_capacity(all.len());
+        let mut firsts: Vec<usize> = Vec::new();
+        for i in 0..all.len() {
+            let same = if mergeable(all[i]) {
+                firsts.iter().position(|&j| prints[j] == prints[i])
+            } else {
+                None
+            };
+            match same {
+                Some(g) => group_of.push(g),
+                None => {
+                    firsts.push(i);
+                    reps.push(all[i]);
+                    group_of.push(reps.len() - 1);
+                }
+            }
+        }
+        for k in &mut ascii_class {
+            *k = group_of[usize::from(*k)] as u8;
+        }
+        let mut non_ascii: Vec<usize> = group_of[n_ascii..].to_vec();
+        non_ascii.sort_unstable();
+        non_ascii.dedup();
         Ok(Self {
             pretok,
             reps,
             ascii_class,
-            n_ascii,
+            non_ascii,
             cache: Mutex::new(FxHashMap::default()),
         })
+    }
+
+    /// Number of character classes probed.
+    #[must_use]
+    pub fn n_classes(&self) -> usize {
+        self.reps.len()
     }
 
     /// Whether the pre-tokenizer is a hand-written splitter (one of the
@@ -304,7 +367,7 @@ impl Chunker {
         let firsts: Vec<usize> = match tail {
             Tail::Complete => (0..=n_reps).collect(),
             // The next character is some non-ASCII one.
-            Tail::Incomplete => (self.n_ascii..n_reps).collect(),
+            Tail::Incomplete => self.non_ascii.clone(),
             Tail::Invalid => (0..n_reps).collect(),
         };
         let mut probe = String::with_capacity(valid + 8);
@@ -396,7 +459,7 @@ impl Chunker {
         // invalid byte makes the text invalid UTF-8: it is glued to the
         // current pre-token.
         let non_ascii = intern(
-            to_status(&merge(&mut (self.n_ascii..n_reps)), Status::Never),
+            to_status(&merge(&mut self.non_ascii.iter().copied()), Status::Never),
             &mut given,
         );
         let mut glued: Vec<Status> = base.to_vec();
@@ -426,6 +489,33 @@ enum Tail {
     Complete,
     Incomplete,
     Invalid,
+}
+
+/// Lowercase ASCII letters that `pattern` names literally (anywhere except
+/// right after a backslash or inside `\p{..}`); over-collecting is safe.
+fn named_letters(pattern: &str) -> Vec<char> {
+    let mut out = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(e) = chars.next() {
+                if (e == 'p' || e == 'P') && chars.peek() == Some(&'{') {
+                    for d in chars.by_ref() {
+                        if d == '}' {
+                            break;
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        if c.is_ascii_alphabetic() {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Byte offsets of the pre-token boundaries of `text`.

@@ -253,40 +253,74 @@ impl ByteModel {
         out: &mut [f64],
     ) -> Result<()> {
         check_row(row, self.n_vocab())?;
+        self.scatter_checked(row, mask, out);
+        Ok(())
+    }
+
+    /// [`ByteModel::scatter`] of a row already checked. One pass: each bin
+    /// keeps its running maximum `m` and `Σ exp(v - m)`, rescaled when the
+    /// maximum grows.
+    pub(crate) fn scatter_checked<T: Copy + Into<f64>>(
+        &self,
+        row: &[T],
+        mask: &RowMask,
+        out: &mut [f64],
+    ) {
+        const SKIP_BIN: u8 = 0;
+        const FREE: u8 = 1;
+        const PAIR: u8 = 2;
+        const ALL: u8 = 3;
         let invalid = self.invalid_after(mask.left);
         let nb = self.n_bins;
-        out[..nb].fill(f64::NEG_INFINITY);
-        let ok = |id: usize, bin: u16| -> bool {
+        // What each bin needs checked.
+        let mut code = vec![SKIP_BIN; nb];
+        for (b, c) in code.iter_mut().enumerate() {
+            *c = if b >= END_BIN {
+                if mask.end_ok {
+                    ALL
+                } else {
+                    SKIP_BIN
+                }
+            } else {
+                match mask.follow[b] {
+                    Follow::Nothing => SKIP_BIN,
+                    Follow::Pair => PAIR,
+                    Follow::Free if self.pairs.ignore_merges() => ALL,
+                    Follow::Free => FREE,
+                }
+            };
+        }
+        let mut m = vec![f64::NEG_INFINITY; nb];
+        let mut sum = vec![0.0f64; nb];
+        for (id, (&v, &bin)) in row.iter().zip(&self.bin_of).enumerate() {
             if bin == SKIP {
-                return false;
+                continue;
             }
-            if usize::from(bin) >= END_BIN {
-                return mask.end_ok;
-            }
-            let f = mask.follow[usize::from(bin)];
-            self.allowed(id as u32, f, &invalid)
-        };
-        // Pass 1: the maximum of each bin.
-        for (id, (&v, &bin)) in row.iter().zip(&self.bin_of).enumerate() {
             let v: f64 = v.into();
-            if v > f64::NEG_INFINITY && ok(id, bin) && v > out[usize::from(bin)] {
-                out[usize::from(bin)] = v;
+            let b = usize::from(bin);
+            let ok = match code[b] {
+                ALL => true,
+                SKIP_BIN => false,
+                FREE => !self.free_skip.get(id as u32),
+                _ => !invalid.get(id as u32),
+            };
+            if !ok || v == f64::NEG_INFINITY {
+                continue;
+            }
+            if v > m[b] {
+                sum[b] = sum[b] * (m[b] - v).exp() + 1.0;
+                m[b] = v;
+            } else {
+                sum[b] += (v - m[b]).exp();
             }
         }
-        // Pass 2: sums of exp(v - max).
-        let mut sums = vec![0.0f64; nb];
-        for (id, (&v, &bin)) in row.iter().zip(&self.bin_of).enumerate() {
-            let v: f64 = v.into();
-            if v > f64::NEG_INFINITY && ok(id, bin) {
-                sums[usize::from(bin)] += (v - out[usize::from(bin)]).exp();
-            }
+        for ((o, s), mx) in out[..nb].iter_mut().zip(sum).zip(m) {
+            *o = if s > 0.0 {
+                mx + s.ln()
+            } else {
+                f64::NEG_INFINITY
+            };
         }
-        for (o, s) in out[..nb].iter_mut().zip(sums) {
-            if s > 0.0 {
-                *o += s.ln();
-            }
-        }
-        Ok(())
     }
 
     /// Pre-token pieces of `bytes` as `(start, end)` byte ranges (one piece
@@ -452,6 +486,10 @@ pub fn check_row<T: Copy + Into<f64>>(row: &[T], n_vocab: usize) -> Result<()> {
             "row has {} entries, expected n_vocab = {n_vocab}",
             row.len()
         )));
+    }
+    // Fast path: every value below +inf (NaN compares false).
+    if row.iter().all(|&v| v.into() < f64::INFINITY) {
+        return Ok(());
     }
     for (id, &v) in row.iter().enumerate() {
         let v: f64 = v.into();

@@ -458,7 +458,7 @@ impl State {
             }
         };
         let mut bins = vec![f64::NEG_INFINITY; model.n_bins()];
-        model.scatter(&logp, mask, &mut bins)?;
+        model.scatter_checked(&logp, mask, &mut bins);
         let norm = log_sum(&bins);
         Ok(RowData { logp, norm, bins })
     }
@@ -833,11 +833,24 @@ impl State {
     }
 }
 
-/// `ln Σ e^v` over an iterator, exact for `-inf` values.
-fn log_sum_iter(vals: impl Iterator<Item = f64> + Clone) -> f64 {
-    let m = vals.clone().fold(f64::NEG_INFINITY, f64::max);
-    if m == f64::NEG_INFINITY {
-        return m;
+/// `ln Σ e^v` over an iterator in one pass (running maximum, rescaled sum),
+/// exact for `-inf` values.
+fn log_sum_iter(vals: impl Iterator<Item = f64>) -> f64 {
+    let (mut m, mut s) = (f64::NEG_INFINITY, 0.0f64);
+    for v in vals {
+        if v == f64::NEG_INFINITY {
+            continue;
+        }
+        if v > m {
+            s = s * (m - v).exp() + 1.0;
+            m = v;
+        } else {
+            s += (v - m).exp();
+        }
     }
-    m + vals.map(|v| (v - m).exp()).sum::<f64>().ln()
+    if s > 0.0 {
+        m + s.ln()
+    } else {
+        f64::NEG_INFINITY
+    }
 }

@@ -293,6 +293,10 @@ fn window_statuses_equal_brute_force() {
         R50K_PATTERN,
         crate::pretokenize::O200K_PATTERN,
         crate::pretokenize::CL100K_PATTERN,
+        // Hugging Face's ByteLevel regex, and digits split first (SmolLM2),
+        // through the general regex engine.
+        r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+",
+        r"\p{N}|'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?![^\s\p{N}])|\s+",
     ] {
         let chunker = Chunker::new(pattern).unwrap();
         let pretok = PreTokenizer::new(pattern).unwrap();

@@ -10,6 +10,7 @@ A drop-in replacement for tiktoken (``import tokenbytes as tiktoken``)::
 
 from tokenbytes import dynamic
 from tokenbytes._core import __version__
+from tokenbytes.bytelm import ByteEnsemble, ByteLM
 from tokenbytes.core import Encoding
 from tokenbytes.load import load_tiktoken_bpe
 from tokenbytes.model import encoding_for_model, encoding_name_for_model
@@ -17,6 +18,8 @@ from tokenbytes.registry import get_encoding, list_encoding_names
 from tokenbytes.tokenizer import Tokenizer
 
 __all__ = [
+    "ByteEnsemble",
+    "ByteLM",
     "Encoding",
     "Tokenizer",
     "__version__",

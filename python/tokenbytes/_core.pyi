@@ -1,13 +1,21 @@
 """Type stubs of the private extension module `tokenbytes._core` (Rust, PyO3)."""
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import final
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CoreBpe", "__version__", "default_threads", "dynamic_merge_ids", "dynamic_merge_texts"]
+__all__ = [
+    "ByteModel",
+    "ByteState",
+    "CoreBpe",
+    "__version__",
+    "default_threads",
+    "dynamic_merge_ids",
+    "dynamic_merge_texts",
+]
 
 __version__: str
 
@@ -99,6 +107,86 @@ def dynamic_merge_ids(
     target_length: int | None,
     gap_fraction: float | None,
 ) -> dict[str, npt.NDArray[np.generic] | int]: ...
+
+# Exact byte-level probabilities (wrapped by tokenbytes.bytelm). An LM is a
+# callable (contexts: list[list[int]]) -> ndarray[B, n_vocab] of float32 or
+# float64 next-token log-probabilities.
+@final
+class ByteModel:
+    """Tokenizer side of a byte-level model (token bytes, merges, pre-tokenizer)."""
+
+    def __new__(
+        cls,
+        tokens: Sequence[bytes | None],
+        n_vocab: int,
+        merges: Sequence[tuple[int, int]] | None,
+        ignore_merges: bool,
+        pattern: str | None,
+        end_ids: Sequence[int],
+        stop_ids: Sequence[int],
+    ) -> ByteModel: ...
+    @property
+    def n_vocab(self) -> int: ...
+    @property
+    def n_bins(self) -> int: ...
+    @property
+    def max_token_len(self) -> int: ...
+    @property
+    def has_pretokenizer(self) -> bool: ...
+    @property
+    def ignore_merges(self) -> bool: ...
+    @property
+    def end_ids(self) -> list[int]: ...
+    @property
+    def stop_ids(self) -> list[int]: ...
+    def encode(self, data: bytes) -> list[int]: ...
+    def pair_valid(self, left: int, right: int) -> bool: ...
+    def unreachable(self) -> list[int]: ...
+    def stable_cut(self, data: bytes) -> int: ...
+    def boundary_statuses(self, window: bytes) -> tuple[str, str]: ...
+    def scatter(
+        self,
+        row: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        left: int | None = None,
+        end_ok: bool = True,
+    ) -> npt.NDArray[np.float64]: ...
+
+@final
+class ByteState:
+    """Covers of a byte prefix after a trunk of tokens."""
+
+    def __new__(
+        cls, model: ByteModel, trunk: Sequence[int], left: int | None = None
+    ) -> ByteState: ...
+    @staticmethod
+    def from_bytes(
+        model: ByteModel,
+        trunk: Sequence[int],
+        data: bytes,
+        lm: Callable[[list[list[int]]], npt.NDArray[np.floating]],
+        left: int | None = None,
+    ) -> ByteState: ...
+    def advance(
+        self, byte: int, lm: Callable[[list[list[int]]], npt.NDArray[np.floating]]
+    ) -> None: ...
+    def next(
+        self, lm: Callable[[list[list[int]]], npt.NDArray[np.floating]]
+    ) -> tuple[npt.NDArray[np.float64], float]: ...
+    def log_cover(self) -> float: ...
+    def covers(
+        self,
+    ) -> tuple[list[tuple[list[int], float]], list[tuple[list[int], float, bytes]]]: ...
+    def copy(self) -> ByteState: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def trunk(self) -> list[int]: ...
+    @property
+    def rows_fetched(self) -> int: ...
+    @property
+    def is_dead(self) -> bool: ...
+    @property
+    def sizes(self) -> tuple[int, int]: ...
 
 # --- Hugging Face tokenizer.json pipelines (rust/tokenbytes-py/src/hf.rs) ---
 

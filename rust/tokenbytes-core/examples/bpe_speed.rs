@@ -100,12 +100,19 @@ fn main() {
             bpe.merge_by_heap(p, &mut out);
         }
         let heap = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for p in &group {
+            out.clear();
+            bpe.merge_by_backtracking(p, &mut out);
+        }
+        let back = t.elapsed().as_secs_f64();
         println!(
-            "  len {lo:>3}..{hi:<6} {:>7} pieces {:>9} bytes: scan {:.3}s heap {:.3}s",
+            "  len {lo:>3}..{hi:<6} {:>7} pieces {:>9} bytes: scan {:.3}s heap {:.3}s backtrack {:.3}s",
             group.len(),
             bytes,
             scan,
-            heap
+            heap,
+            back
         );
     }
     let t = Instant::now();

@@ -23,7 +23,9 @@ use crate::special::{SpecialPolicy, SpecialTokens};
 use crate::vocab::Vocab;
 use crate::Rank;
 
+mod backtrack;
 mod cache;
+use backtrack::Backtracker;
 use cache::PieceCache;
 
 /// Pieces of at least this many bytes use the heap merge with allocated
@@ -66,6 +68,9 @@ pub struct CoreBpe {
     /// Rank of every two-byte string (`NO_RANK` if not a token), indexed by
     /// `first << 8 | second`: the first round of every merge reads here.
     byte_pairs: Box<[Rank]>,
+    /// Tables of the backtracking encoder for long pieces, built on first
+    /// use.
+    backtrack: std::sync::OnceLock<Backtracker>,
 }
 
 impl CoreBpe {
@@ -94,6 +99,7 @@ impl CoreBpe {
             id: NEXT_ENCODER_ID.fetch_add(1, Ordering::Relaxed),
             sorted: std::sync::OnceLock::new(),
             byte_pairs,
+            backtrack: std::sync::OnceLock::new(),
         })
     }
 
@@ -930,6 +936,9 @@ mod tests {
                     let mut b = Vec::new();
                     bpe.merge_by_heap(&piece, &mut b);
                     assert_eq!(b, want, "heap {piece:?}");
+                    let mut c = Vec::new();
+                    bpe.merge_by_backtracking(&piece, &mut c);
+                    assert_eq!(c, want, "backtracking {piece:?}");
                 }
             }
         }
@@ -974,6 +983,184 @@ mod tests {
                         .unwrap();
                 }
                 eprintln!("{name} {file}: {checked} pieces checked");
+            }
+        }
+    }
+
+    /// A vocabulary grown like BPE training: each new token joins two
+    /// adjacent parts of the current segmentation of a random text, so ranks
+    /// mostly grow along merge histories (the case of real vocabularies).
+    fn trained_bpe(rng: &mut Lcg, alphabet: &[u8], merges: usize) -> CoreBpe {
+        let text = rng.piece(alphabet, 4000);
+        let mut parts: Vec<Vec<u8>> = text.iter().map(|&b| vec![b]).collect();
+        let mut pairs: Vec<(Vec<u8>, Rank)> =
+            (0..=255u8).map(|b| (vec![b], Rank::from(b))).collect();
+        let mut seen: std::collections::HashSet<Vec<u8>> =
+            pairs.iter().map(|(b, _)| b.clone()).collect();
+        let mut tries = 0;
+        while pairs.len() < 256 + merges && parts.len() > 1 && tries < 100 * merges {
+            tries += 1;
+            let i = rng.next() as usize % (parts.len() - 1);
+            let joined = [parts[i].as_slice(), parts[i + 1].as_slice()].concat();
+            if joined.len() > 24 {
+                continue;
+            }
+            if seen.insert(joined.clone()) {
+                pairs.push((joined.clone(), pairs.len() as Rank));
+            }
+            // Apply the merge everywhere, left to right.
+            let mut next = Vec::with_capacity(parts.len());
+            let mut k = 0;
+            while k < parts.len() {
+                if k + 1 < parts.len() && parts[k].len() + parts[k + 1].len() == joined.len() {
+                    let j = [parts[k].as_slice(), parts[k + 1].as_slice()].concat();
+                    if j == joined {
+                        next.push(j);
+                        k += 2;
+                        continue;
+                    }
+                }
+                next.push(parts[k].clone());
+                k += 1;
+            }
+            parts = next;
+        }
+        CoreBpe::new(
+            Vocab::new(pairs).unwrap(),
+            SpecialTokens::new(vec![]).unwrap(),
+            PreTokenizer::new(r"\S+|\s+").unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn backtracking_matches_reference_on_trained_vocabularies() {
+        let mut rng = Lcg(99);
+        for round in 0..40 {
+            let alphabet: &[u8] = match round % 4 {
+                0 => b"ab",
+                1 => b"abc",
+                2 => b"abcdxyz",
+                _ => b"a b\xe4\xb8\xad",
+            };
+            let bpe = trained_bpe(&mut rng, alphabet, 20 + round * 10);
+            for _ in 0..300 {
+                let len = 1 + rng.next() as usize % 300;
+                let piece = if rng.next() % 4 == 0 {
+                    rng.piece(&alphabet[..1], len)
+                } else {
+                    rng.piece(alphabet, len)
+                };
+                let want = reference_merge_only(bpe.vocab(), &piece);
+                let mut got = Vec::new();
+                bpe.merge_by_backtracking(&piece, &mut got);
+                assert_eq!(got, want, "round {round} {piece:?}");
+            }
+        }
+    }
+
+    /// The merge loop alone (no whole-piece shortcut).
+    fn reference_merge_only(vocab: &Vocab, piece: &[u8]) -> Vec<Rank> {
+        let mut bounds: Vec<usize> = (0..=piece.len()).collect();
+        loop {
+            let mut best: Option<(Rank, usize)> = None;
+            for i in 0..bounds.len().saturating_sub(2) {
+                if let Some(r) = vocab.rank(&piece[bounds[i]..bounds[i + 2]]) {
+                    if best.is_none_or(|(b, _)| r < b) {
+                        best = Some((r, i));
+                    }
+                }
+            }
+            match best {
+                Some((_, i)) => {
+                    bounds.remove(i + 1);
+                }
+                None => break,
+            }
+        }
+        bounds
+            .windows(2)
+            .map(|w| vocab.rank(&piece[w[0]..w[1]]).unwrap())
+            .collect()
+    }
+
+    /// The compatibility test against its definition, on every pair of
+    /// reachable tokens. Returns how many pairs were checked, how many of
+    /// them the spine walk decided and how many were compatible.
+    fn check_all_pairs(bpe: &CoreBpe, alphabet: &[u8]) -> (usize, usize, usize) {
+        let bt = bpe.backtracker();
+        let tokens: Vec<Rank> = bpe
+            .vocab()
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|&r| bt.is_reachable(bpe, r))
+            .filter(|&r| {
+                // All multi-byte tokens, and the single bytes in use.
+                let b = bpe.vocab().token_bytes(r).unwrap();
+                b.len() > 1 || alphabet.contains(&b[0])
+            })
+            .collect();
+        let (mut spine, mut ok) = (0, 0);
+        let all = tokens.len() * tokens.len();
+        for &a in &tokens {
+            for &b in &tokens {
+                let joined = [
+                    bpe.vocab().token_bytes(a).unwrap(),
+                    bpe.vocab().token_bytes(b).unwrap(),
+                ]
+                .concat();
+                let at = bpe.vocab().token_bytes(a).unwrap().len();
+                let want = reference_merge_only(bpe.vocab(), &joined) == [a, b];
+                assert_eq!(bpe.compatible(a, b, &joined, at), want, "{a} {b}");
+                spine += usize::from(bt.is_monotone(bpe, a) && bt.is_monotone(bpe, b));
+                ok += usize::from(want);
+            }
+        }
+        (all, spine, ok)
+    }
+
+    #[test]
+    fn compatibility_matches_its_definition() {
+        let mut rng = Lcg(5);
+        let (mut spine, mut general, mut ok, mut all) = (0, 0, 0, 0);
+        for round in 0..24 {
+            let alphabet: &[u8] = [&b"ab"[..], b"abc", b"a b\xe4\xb8\xad"][round % 3];
+            let bpe = if round % 2 == 0 {
+                trained_bpe(&mut rng, alphabet, 60)
+            } else {
+                random_bpe(&mut rng, alphabet, 60)
+            };
+            let (n, s, k) = check_all_pairs(&bpe, alphabet);
+            spine += s;
+            ok += k;
+            all += n;
+            general += n - s;
+        }
+        // Both ways of deciding ran, on compatible and incompatible pairs.
+        eprintln!("{all} pairs: {spine} by spines, {general} by merging, {ok} compatible");
+        assert!(spine > 10_000 && general > 3000, "{spine} {general}");
+        assert!(ok > all / 10 && ok < all * 9 / 10, "{ok}");
+    }
+
+    #[test]
+    fn backtracking_matches_reference_on_random_vocabularies() {
+        // Shuffled ranks: unreachable tokens and histories whose ranks do
+        // not grow, so both compatibility tests run.
+        let mut rng = Lcg(4242);
+        for round in 0..80 {
+            let alphabet: &[u8] = match round % 3 {
+                0 => b"ab",
+                1 => b"abc",
+                _ => b"abcdxyz",
+            };
+            let bpe = random_bpe(&mut rng, alphabet, 5 + round * 4);
+            for _ in 0..200 {
+                let len = 1 + rng.next() as usize % 200;
+                let piece = rng.piece(alphabet, len);
+                let want = reference_merge_only(bpe.vocab(), &piece);
+                let mut got = Vec::new();
+                bpe.merge_by_backtracking(&piece, &mut got);
+                assert_eq!(got, want, "round {round} {piece:?}");
             }
         }
     }

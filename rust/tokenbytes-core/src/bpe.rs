@@ -46,6 +46,11 @@ const SCAN_MAX: usize = 12;
 /// Pieces up to this long that need merging are remembered per thread.
 const CACHE_MAX_PIECE: usize = 64;
 
+/// Pieces of at least this many bytes that need merging are encoded by
+/// backtracking ([`CoreBpe::merge_by_backtracking`]); shorter ones by the
+/// merge loop through the piece cache.
+const BACKTRACK_MIN: usize = 9;
+
 static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
@@ -164,6 +169,14 @@ impl CoreBpe {
             };
             if cache.owner != self.id {
                 cache.reset(self.id);
+            }
+            if piece.len() >= BACKTRACK_MIN {
+                let cache = &mut *cache;
+                let memo = &mut cache.valid;
+                self.backtrack_with(piece, out, &mut cache.scratch, |l, r, at| {
+                    memo.get_or(l, r, || Rank::from(self.compatible(l, r, piece, at))) != 0
+                });
+                return;
             }
             if piece.len() > CACHE_MAX_PIECE {
                 let memo = &mut cache.pairs;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString};
 use rustc_hash::FxHashSet;
 use tokenbytes_core::special::{Selection, SpecialPolicy, SpecialTokens};
@@ -42,6 +43,7 @@ const STREAM_CHUNK_BYTES: usize = 256 << 10;
 /// in input order. The GIL is released while encoding.
 fn batch_to_lists<'py>(
     py: Python<'py>,
+    ints: &IdInts,
     texts: &[&str],
     threads: usize,
     f: impl Fn(&str) -> tokenbytes_core::Result<Vec<Rank>> + Sync,
@@ -52,7 +54,11 @@ fn batch_to_lists<'py>(
         let lists = py
             .detach(|| parallel::map(texts, threads, |t| f(t)))
             .map_err(to_py)?;
-        return PyList::new(py, lists);
+        let out = PyList::empty(py);
+        for ids in &lists {
+            out.append(ints.list(py, ids)?)?;
+        }
+        return Ok(out);
     }
     let mut chunks: Vec<&[&str]> = Vec::new();
     let (mut start, mut bytes) = (0, 0);
@@ -93,8 +99,8 @@ fn batch_to_lists<'py>(
             rx = back;
             match msg {
                 Ok(Ok(lists)) => {
-                    for ids in lists {
-                        out.append(PyList::new(py, ids)?)?;
+                    for ids in &lists {
+                        out.append(ints.list(py, ids)?)?;
                     }
                 }
                 Ok(Err(e)) => return Err(to_py(e)),
@@ -110,11 +116,74 @@ fn batch_to_lists<'py>(
     Ok(out)
 }
 
+/// Token ids below this get a shared Python `int` (see [`IdInts`]); larger
+/// ids (huge special-token ids) get a new one each time.
+const MAX_SHARED_ID: usize = 1 << 21;
+
+/// The Python `int` of every token id, created on first use and shared by
+/// all the lists an encoder returns (Python ints are immutable; CPython
+/// shares its small ints the same way). Building a list then costs a
+/// reference-count increment per id instead of an allocation.
+#[derive(Default)]
+struct IdInts {
+    cells: std::sync::OnceLock<Box<[PyOnceLock<Py<PyAny>>]>>,
+    bound: usize,
+}
+
+impl IdInts {
+    /// Ints for ids below `bound` (capped at [`MAX_SHARED_ID`]).
+    fn new(bound: usize) -> Self {
+        Self {
+            cells: std::sync::OnceLock::new(),
+            bound: bound.min(MAX_SHARED_ID),
+        }
+    }
+
+    /// A Python int equal to `id`.
+    #[inline]
+    fn fresh<'py>(py: Python<'py>, id: Rank) -> Bound<'py, PyAny> {
+        let Ok(int) = id.into_pyobject(py);
+        int.into_any()
+    }
+
+    /// The shared Python int equal to `id`.
+    #[inline]
+    fn int<'py>(&self, py: Python<'py>, id: Rank) -> Bound<'py, PyAny> {
+        let cells = self
+            .cells
+            .get_or_init(|| (0..self.bound).map(|_| PyOnceLock::new()).collect());
+        match cells.get(id as usize) {
+            Some(cell) => cell
+                .get_or_init(py, || Self::fresh(py, id).unbind())
+                .bind(py)
+                .clone(),
+            None => Self::fresh(py, id),
+        }
+    }
+
+    /// A new `list[int]` of `ids`.
+    fn list<'py>(&self, py: Python<'py>, ids: &[Rank]) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, ids.iter().map(|&id| self.int(py, id)))
+    }
+}
+
 /// The compiled encoder shared by every Python `Encoding` built from it.
 /// Immutable, so safe to use from any number of threads at once.
 #[pyclass(frozen, module = "tokenbytes._core", name = "CoreBpe")]
 pub struct PyCoreBpe {
     pub inner: Arc<CoreBpe>,
+    ints: IdInts,
+}
+
+impl PyCoreBpe {
+    fn wrap(bpe: CoreBpe) -> Self {
+        let top = bpe.specials().iter().map(|(_, r)| r).max().unwrap_or(0);
+        let bound = (bpe.vocab().rank_bound() as usize).max(top as usize + 1);
+        Self {
+            inner: Arc::new(bpe),
+            ints: IdInts::new(bound),
+        }
+    }
 }
 
 fn build(vocab: Vocab, specials: Vec<(String, Rank)>, pattern: &str) -> PyResult<CoreBpe> {
@@ -352,9 +421,11 @@ impl PyCoreBpe {
             pairs.push((bytes.as_bytes().to_vec(), rank_of(&v, "rank")?));
         }
         let specials = specials_from_dict(special_tokens)?;
-        Ok(Self {
-            inner: Arc::new(build(Vocab::new(pairs).map_err(to_py)?, specials, pattern)?),
-        })
+        Ok(Self::wrap(build(
+            Vocab::new(pairs).map_err(to_py)?,
+            specials,
+            pattern,
+        )?))
     }
 
     /// Build from the content of a `.tiktoken` rank file (already
@@ -368,9 +439,7 @@ impl PyCoreBpe {
     ) -> PyResult<Self> {
         let specials = specials_from_dict(special_tokens)?;
         let vocab = py.detach(|| Vocab::from_tiktoken(data)).map_err(to_py)?;
-        Ok(Self {
-            inner: Arc::new(build(vocab, specials, pattern)?),
-        })
+        Ok(Self::wrap(build(vocab, specials, pattern)?))
     }
 
     /// The pre-tokenizer pattern.
@@ -410,25 +479,31 @@ impl PyCoreBpe {
     }
 
     /// Encode with no special-token handling.
-    fn encode_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Vec<Rank>> {
+    fn encode_ordinary<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'py, PyString>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let text = text_of(text)?;
         let text: &str = &text;
-        run(py, text.len(), || self.inner.encode_ordinary(text))
+        let ids = run(py, text.len(), || self.inner.encode_ordinary(text))?;
+        self.ints.list(py, &ids)
     }
 
     /// Encode under tiktoken's special-token policy (see `policy`).
     #[pyo3(signature = (text, allowed_special, disallowed_special))]
-    fn encode(
+    fn encode<'py>(
         &self,
-        py: Python<'_>,
-        text: &Bound<'_, PyString>,
-        allowed_special: &Bound<'_, PyAny>,
-        disallowed_special: &Bound<'_, PyAny>,
-    ) -> PyResult<Vec<Rank>> {
+        py: Python<'py>,
+        text: &Bound<'py, PyString>,
+        allowed_special: &Bound<'py, PyAny>,
+        disallowed_special: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let pol = policy(allowed_special, disallowed_special)?;
         let text = text_of(text)?;
         let text: &str = &text;
-        run(py, text.len(), || self.inner.encode(text, &pol))
+        let ids = run(py, text.len(), || self.inner.encode(text, &pol))?;
+        self.ints.list(py, &ids)
     }
 
     /// Stable tokens and possible completions (tiktoken's unstable API).
@@ -489,7 +564,9 @@ impl PyCoreBpe {
         let owned = strings_of(texts)?;
         let cows = texts_of(&owned)?;
         let texts: Vec<&str> = cows.iter().map(AsRef::as_ref).collect();
-        batch_to_lists(py, &texts, num_threads, |t| self.inner.encode_ordinary(t))
+        batch_to_lists(py, &self.ints, &texts, num_threads, |t| {
+            self.inner.encode_ordinary(t)
+        })
     }
 
     /// Encode many texts in parallel under one special-token policy.
@@ -506,17 +583,25 @@ impl PyCoreBpe {
         let cows = texts_of(&owned)?;
         let texts: Vec<&str> = cows.iter().map(AsRef::as_ref).collect();
         let pol = policy(allowed_special, disallowed_special)?;
-        batch_to_lists(py, &texts, num_threads, |t| self.inner.encode(t, &pol))
+        batch_to_lists(py, &self.ints, &texts, num_threads, |t| {
+            self.inner.encode(t, &pol)
+        })
     }
 
     /// Encode arbitrary bytes (need not be UTF-8).
-    fn encode_bytes(&self, py: Python<'_>, data: &[u8]) -> PyResult<Vec<Rank>> {
-        run(py, data.len(), || self.inner.encode_bytes(data))
+    fn encode_bytes<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        let ids = run(py, data.len(), || self.inner.encode_bytes(data))?;
+        self.ints.list(py, &ids)
     }
 
     /// BPE of one piece, without pre-tokenization.
-    fn encode_single_piece(&self, py: Python<'_>, piece: &[u8]) -> Vec<Rank> {
-        py.detach(|| self.inner.encode_piece(piece))
+    fn encode_single_piece<'py>(
+        &self,
+        py: Python<'py>,
+        piece: &[u8],
+    ) -> PyResult<Bound<'py, PyList>> {
+        let ids = py.detach(|| self.inner.encode_piece(piece));
+        self.ints.list(py, &ids)
     }
 
     /// The id of a byte string that is exactly one token.

@@ -50,7 +50,7 @@
 //! wins). Tokens whose trees are not rank-ordered are checked by running the
 //! merge loop on the two tokens' bytes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use super::{CoreBpe, NO_RANK};
 use crate::vocab::Vocab;
@@ -68,19 +68,41 @@ const LEAF: u64 = 1 << 60;
 const ID_BITS: u32 = 28;
 const ID_MASK: u64 = (1 << ID_BITS) - 1;
 
-/// log2 of the number of slots of the prefix → token lengths table.
-const PREFIX_BITS: u32 = 16;
-/// Token lengths up to this are kept as bits of the prefix masks; bit 0 of
+/// `flags` bits (a compact copy of what the search loop reads per token):
+/// computed, reachable, exactly one UTF-8 character.
+const F_COMPUTED: u8 = 1;
+const F_REACHABLE: u8 = 2;
+const F_CHAR: u8 = 4;
+
+/// Token lengths below this are kept as bits of the prefix masks; bit 0 of
 /// a mask means some token with that prefix is at least this long.
-const MASK_LEN: usize = 128;
+const MASK_LEN: usize = 64;
+
+/// One slot of the prefix table: the tokens of at least three bytes that
+/// start with the same three bytes.
+#[derive(Clone, Copy, Default)]
+struct Prefix {
+    /// The three bytes, little endian, with bit 24 set (0: empty slot).
+    key: u32,
+    /// Rank of the three-byte token, `NO_RANK` if there is none.
+    rank: Rank,
+    /// Bit `len` for each length 3..64 of such a token; bit 0 for longer.
+    lens: u64,
+}
 
 /// Lazily built tables of the backtracking encoder, shared by all threads.
 pub(super) struct Backtracker {
     /// Per rank: split and flags, 0 until first needed.
     info: Box<[AtomicU64]>,
-    /// Hash of a token's first three bytes → bit `len` set for each length
-    /// (3..128) of a token with those first bytes (bit 0: a longer one).
-    lens: Box<[u128]>,
+    /// Per rank: `F_*` flags, 0 until first needed.
+    flags: Box<[AtomicU8]>,
+    /// Open-addressing table of three-byte prefixes.
+    prefixes: Box<[Prefix]>,
+    prefix_shift: u32,
+    /// Bit `x << 8 | y` set if some token that is not valid UTF-8 contains
+    /// the bytes `x`, `y` next to each other: only then can a token cross
+    /// the boundary between two characters other than at their ends.
+    crossing: Box<[u64]>,
 }
 
 impl std::fmt::Debug for Backtracker {
@@ -99,34 +121,114 @@ impl Clone for Backtracker {
                 .iter()
                 .map(|a| AtomicU64::new(a.load(Ordering::Relaxed)))
                 .collect(),
-            lens: self.lens.clone(),
+            flags: self
+                .flags
+                .iter()
+                .map(|a| AtomicU8::new(a.load(Ordering::Relaxed)))
+                .collect(),
+            prefixes: self.prefixes.clone(),
+            prefix_shift: self.prefix_shift,
+            crossing: self.crossing.clone(),
         }
     }
 }
 
 #[inline(always)]
-fn prefix_slot(b: &[u8]) -> usize {
-    let k = u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
-    (k.wrapping_mul(0x9E37_79B1) >> (32 - PREFIX_BITS)) as usize
+fn prefix_key(b: &[u8]) -> u32 {
+    1 << 24 | u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16
+}
+
+/// The search state of one token of the current path.
+#[derive(Clone, Copy)]
+pub(super) struct Step {
+    /// Bit `len` for each token length (below 64) found at the token's
+    /// start, from the longest down to the token's own.
+    found: u64,
+    len: u32,
+    flags: u8,
 }
 
 impl Backtracker {
     /// Tables for `vocab` (a few milliseconds for 200,000 tokens; splits
     /// are computed later, per token, on first use).
     pub(super) fn new(vocab: &Vocab) -> Self {
-        let info = (0..vocab.rank_bound()).map(|_| AtomicU64::new(0)).collect();
-        let mut lens = vec![0u128; 1 << PREFIX_BITS].into_boxed_slice();
+        let n = vocab.rank_bound() as usize;
+        let info = (0..n).map(|_| AtomicU64::new(0)).collect();
+        let flags = (0..n).map(|_| AtomicU8::new(0)).collect();
+        let mut crossing = vec![0u64; 1 << 10].into_boxed_slice();
+        let mut count = 0;
         for (bytes, _) in vocab.iter() {
-            if bytes.len() >= 3 {
-                let bit = if bytes.len() < MASK_LEN {
-                    1u128 << bytes.len()
-                } else {
-                    1
-                };
-                lens[prefix_slot(bytes)] |= bit;
+            count += usize::from(bytes.len() >= 3);
+            if std::str::from_utf8(bytes).is_err() {
+                for w in bytes.windows(2) {
+                    let i = usize::from(w[0]) << 8 | usize::from(w[1]);
+                    crossing[i / 64] |= 1 << (i % 64);
+                }
             }
         }
-        Self { info, lens }
+        let cap = (2 * count).next_power_of_two().max(1024);
+        let prefix_shift = 32 - cap.trailing_zeros();
+        let mut prefixes = vec![Prefix::default(); cap].into_boxed_slice();
+        for (bytes, rank) in vocab.iter() {
+            if bytes.len() < 3 {
+                continue;
+            }
+            let key = prefix_key(bytes);
+            let mut i = (key.wrapping_mul(0x9E37_79B1) >> prefix_shift) as usize;
+            while prefixes[i].key != key && prefixes[i].key != 0 {
+                i = (i + 1) & (cap - 1);
+            }
+            let p = &mut prefixes[i];
+            if p.key == 0 {
+                *p = Prefix {
+                    key,
+                    rank: NO_RANK,
+                    lens: 0,
+                };
+            }
+            if bytes.len() == 3 {
+                p.rank = rank;
+            }
+            p.lens |= if bytes.len() < MASK_LEN {
+                1 << bytes.len()
+            } else {
+                1
+            };
+        }
+        Self {
+            info,
+            flags,
+            prefixes,
+            prefix_shift,
+            crossing,
+        }
+    }
+
+    /// The prefix slot of the first three bytes of `b` (at least three):
+    /// the rank of that three-byte token and the lengths of tokens that
+    /// start with them.
+    #[inline(always)]
+    fn prefix(&self, b: &[u8]) -> (Rank, u64) {
+        let key = prefix_key(b);
+        let mask = self.prefixes.len() - 1;
+        let mut i = (key.wrapping_mul(0x9E37_79B1) >> self.prefix_shift) as usize;
+        loop {
+            match self.prefixes.get(i) {
+                Some(p) if p.key == key => return (p.rank, p.lens),
+                Some(p) if p.key != 0 => i = (i + 1) & mask,
+                _ => return (NO_RANK, 0),
+            }
+        }
+    }
+
+    /// Whether some token that is not valid UTF-8 has bytes `x`, `y` next
+    /// to each other.
+    #[inline(always)]
+    fn crosses(&self, x: u8, y: u8) -> bool {
+        let i = usize::from(x) << 8 | usize::from(y);
+        self.crossing
+            .get(i / 64)
+            .is_some_and(|w| w >> (i % 64) & 1 != 0)
     }
 
     /// Whether `t` is reachable and its merge history is rank-ordered
@@ -140,6 +242,23 @@ impl Backtracker {
     #[cfg(test)]
     pub(super) fn is_reachable(&self, bpe: &CoreBpe, t: Rank) -> bool {
         self.info(bpe, t) & REACHABLE != 0
+    }
+
+    /// The `F_*` flags of `t` (computed on first use).
+    #[inline(always)]
+    fn flags(&self, bpe: &CoreBpe, t: Rank) -> u8 {
+        match self.flags.get(t as usize) {
+            Some(a) => {
+                let v = a.load(Ordering::Relaxed);
+                if v & F_COMPUTED != 0 {
+                    v
+                } else {
+                    self.compute(bpe, t);
+                    a.load(Ordering::Relaxed)
+                }
+            }
+            None => F_COMPUTED,
+        }
     }
 
     /// Split and flags of `t` (computed on first use).
@@ -161,7 +280,8 @@ impl Backtracker {
     #[cold]
     #[inline(never)]
     fn compute(&self, bpe: &CoreBpe, t: Rank) -> u64 {
-        let v = match bpe.vocab.token_bytes(t) {
+        let bytes = bpe.vocab.token_bytes(t);
+        let v = match bytes {
             None => COMPUTED,
             Some(b) if b.len() == 1 => COMPUTED | REACHABLE | MONOTONE | LEAF,
             Some(b) => match split_of(&bpe.vocab, b) {
@@ -177,8 +297,17 @@ impl Backtracker {
                 }
             },
         };
+        let one_char = bytes
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .is_some_and(|s| s.chars().count() == 1);
+        let f = F_COMPUTED
+            | if v & REACHABLE != 0 { F_REACHABLE } else { 0 }
+            | if one_char { F_CHAR } else { 0 };
         if let Some(a) = self.info.get(t as usize) {
             a.store(v, Ordering::Relaxed);
+        }
+        if let Some(a) = self.flags.get(t as usize) {
+            a.store(f, Ordering::Relaxed);
         }
         v
     }
@@ -209,42 +338,46 @@ fn split_of(vocab: &Vocab, bytes: &[u8]) -> Option<(Rank, Rank)> {
     ))
 }
 
-/// Bit set of dead positions: on the stack for pieces up to 1 KiB.
-enum Bits {
-    Stack([u64; 16]),
-    Heap(Vec<u64>),
+/// The first `min(8, b.len())` bytes of `b`, little endian, zero padded.
+#[inline(always)]
+fn load_word(b: &[u8]) -> u64 {
+    match b.first_chunk::<8>() {
+        Some(w) => u64::from_le_bytes(*w),
+        None => b
+            .iter()
+            .rev()
+            .fold(0u64, |w, &byte| w << 8 | u64::from(byte)),
+    }
 }
 
-impl Bits {
-    fn new(n: usize) -> Self {
-        let words = n / 64 + 1;
-        if words <= 16 {
-            Bits::Stack([0; 16])
-        } else {
-            Bits::Heap(vec![0; words])
-        }
+/// The `len` (1 to 8) low bytes of `w`.
+#[inline(always)]
+fn low_bytes(w: u64, len: usize) -> u64 {
+    if len >= 8 {
+        w
+    } else {
+        w & ((1u64 << (8 * len)) - 1)
     }
+}
 
-    #[inline(always)]
-    fn words(&mut self) -> &mut [u64] {
-        match self {
-            Bits::Stack(a) => a,
-            Bits::Heap(v) => v,
-        }
-    }
+/// Reusable buffers of the backtracking search.
+#[derive(Default)]
+pub(super) struct Scratch {
+    /// The search state of each token taken so far.
+    steps: Vec<Step>,
+    /// Bit set of dead positions.
+    dead: Vec<u64>,
+}
 
-    #[inline(always)]
-    fn get(&mut self, i: usize) -> bool {
-        self.words()
-            .get(i / 64)
-            .is_some_and(|w| w >> (i % 64) & 1 != 0)
-    }
+#[inline(always)]
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 != 0)
+}
 
-    #[inline(always)]
-    fn set(&mut self, i: usize) {
-        if let Some(w) = self.words().get_mut(i / 64) {
-            *w |= 1 << (i % 64);
-        }
+#[inline(always)]
+fn set_bit(bits: &mut [u64], i: usize) {
+    if let Some(w) = bits.get_mut(i / 64) {
+        *w |= 1 << (i % 64);
     }
 }
 
@@ -261,108 +394,138 @@ impl CoreBpe {
         self.vocab.token_bytes(t).map_or(0, <[u8]>::len)
     }
 
-    /// The longest token that `piece[pos..]` starts with and that is shorter
-    /// than `limit` bytes, with its length.
-    #[inline]
-    fn prefix_token(
-        &self,
-        bt: &Backtracker,
-        piece: &[u8],
-        pos: usize,
-        limit: usize,
-    ) -> Option<(Rank, usize)> {
-        let rest = piece.get(pos..)?;
-        let max = limit
-            .saturating_sub(1)
-            .min(rest.len())
-            .min(self.max_token_len);
-        if max >= 3 {
-            let mut mask = bt.lens[prefix_slot(rest)];
-            if max >= MASK_LEN && mask & 1 != 0 {
-                for len in (MASK_LEN..=max).rev() {
-                    if let Some(r) = self.vocab.rank(&rest[..len]) {
-                        return Some((r, len));
-                    }
-                }
-            }
-            let top = max.min(MASK_LEN - 1);
-            mask &= (u128::MAX >> (127 - top)) & !7;
-            while mask != 0 {
-                let len = 127 - mask.leading_zeros() as usize;
-                if let Some(r) = self.vocab.rank(&rest[..len]) {
-                    return Some((r, len));
-                }
-                mask &= !(1u128 << len);
-            }
-        }
-        if max >= 2 {
-            let r = self.byte_pair_rank(rest[0], rest[1]);
-            if r != NO_RANK {
-                return Some((r, 2));
-            }
-        }
-        if max >= 1 {
-            return Some((self.vocab.byte_rank(rest[0]), 1));
-        }
-        None
-    }
-
     /// BPE of `piece` (merge loop semantics, no whole-piece shortcut) by
     /// backtracking, appended to `out`. Same result as
     /// [`Self::merge_by_scan`]; linear time.
     pub fn merge_by_backtracking(&self, piece: &[u8], out: &mut Vec<Rank>) {
-        self.backtrack_with(piece, out, |l, r, at| self.compatible(l, r, piece, at));
+        let mut scratch = Scratch::default();
+        self.backtrack_with(piece, out, &mut scratch, |l, r, at| {
+            self.compatible(l, r, piece, at)
+        });
     }
 
-    /// [`Self::merge_by_backtracking`] with a caller-supplied compatibility
-    /// test `compatible(left, right, at)` of two tokens meeting at byte `at`
-    /// of the piece.
+    /// [`Self::merge_by_backtracking`] with caller-supplied scratch and
+    /// compatibility test `compatible(left, right, at)` of two reachable
+    /// tokens meeting at byte `at` of the piece.
     pub(super) fn backtrack_with(
         &self,
         piece: &[u8],
         out: &mut Vec<Rank>,
+        scratch: &mut Scratch,
         mut compatible: impl FnMut(Rank, Rank, usize) -> bool,
     ) {
         let n = piece.len();
         let bt = self.backtracker();
         let base = out.len();
-        let mut dead = Bits::new(n);
+        let steps = &mut scratch.steps;
+        steps.clear();
+        let dead = &mut scratch.dead;
+        dead.clear();
+        dead.resize(n / 64 + 1, 0);
         let mut pos = 0;
+        // Only tokens shorter than this are tried at `pos` (after backing
+        // up to `pos`, shorter than the token that failed).
         let mut limit = usize::MAX;
-        while pos < n {
-            match self.prefix_token(bt, piece, pos, limit) {
-                Some((t, len)) => {
-                    limit = len;
-                    let end = pos + len;
-                    if end < n && dead.get(end) {
-                        continue;
-                    }
-                    if len > 1 && bt.info(self, t) & REACHABLE == 0 {
-                        continue;
-                    }
-                    if out.len() > base && !compatible(out[out.len() - 1], t, pos) {
-                        continue;
-                    }
-                    out.push(t);
-                    pos = end;
-                    limit = usize::MAX;
+        // Lengths of the tokens found at `pos` so far.
+        let mut found = 0u64;
+        // Take token `t` of `len` bytes at `pos` if the rest can still be
+        // covered from its end (as far as known), it is reachable and it
+        // can follow the previous token.
+        macro_rules! try_token {
+            ($next:lifetime, $t:expr, $len:expr) => {{
+                let (t, len): (Rank, usize) = ($t, $len);
+                if len < 64 {
+                    found |= 1 << len;
                 }
-                None => {
-                    // Nothing continues from here: back up one token.
-                    dead.set(pos);
-                    if out.len() == base {
-                        // Impossible (single bytes always cover the
-                        // piece); merge the slow way rather than fail.
-                        debug_assert!(false, "backtracking found no encoding");
-                        out.truncate(base);
-                        self.merge_by_heap(piece, out);
-                        return;
+                let end = pos + len;
+                if end == n || !bit(dead, end) {
+                    let f = bt.flags(self, t);
+                    let ok = f & F_REACHABLE != 0
+                        && match steps.last() {
+                            None => true,
+                            // Two single characters with no token across
+                            // their boundary but possibly both joined: they
+                            // fit iff the joined string is not a token.
+                            Some(prev)
+                                if prev.flags & f & F_CHAR != 0
+                                    && !bt.crosses(piece[pos - 1], piece[pos]) =>
+                            {
+                                prev.found >> (prev.len as usize + len) & 1 == 0
+                            }
+                            Some(_) => compatible(out[out.len() - 1], t, pos),
+                        };
+                    if ok {
+                        out.push(t);
+                        steps.push(Step {
+                            found,
+                            len: len as u32,
+                            flags: f,
+                        });
+                        pos = end;
+                        limit = usize::MAX;
+                        found = 0;
+                        continue $next;
                     }
-                    let t = out.pop().unwrap_or_default();
-                    limit = self.token_len(t);
-                    pos -= limit;
+                }
+            }};
+        }
+        'next: while pos < n {
+            let rest = &piece[pos..];
+            let max = limit
+                .saturating_sub(1)
+                .min(rest.len())
+                .min(self.max_token_len);
+            if max >= 3 {
+                let (rank3, mut mask) = bt.prefix(rest);
+                if max >= MASK_LEN && mask & 1 != 0 {
+                    for len in (MASK_LEN..=max).rev() {
+                        if let Some(t) = self.vocab.rank(&rest[..len]) {
+                            try_token!('next, t, len);
+                        }
+                    }
+                }
+                mask &= (u64::MAX >> (63 - max.min(MASK_LEN - 1))) & !7;
+                let word = load_word(rest);
+                while mask != 0 {
+                    let len = 63 - mask.leading_zeros() as usize;
+                    mask &= !(1u64 << len);
+                    let found = match len {
+                        3 => Some(rank3),
+                        4..=8 => self.vocab.rank_word(low_bytes(word, len), len),
+                        9..=12 => {
+                            let tail = low_bytes(load_word(&rest[8..]), len - 8);
+                            self.vocab.rank_words(word, tail, len)
+                        }
+                        _ => self.vocab.rank(&rest[..len]),
+                    };
+                    if let Some(t) = found {
+                        try_token!('next, t, len);
+                    }
                 }
             }
+            if max >= 2 {
+                let t = self.byte_pair_rank(rest[0], rest[1]);
+                if t != NO_RANK {
+                    try_token!('next, t, 2);
+                }
+            }
+            if max >= 1 {
+                try_token!('next, self.vocab.byte_rank(rest[0]), 1);
+            }
+            // Nothing continues from here: back up one token.
+            set_bit(dead, pos);
+            let Some(step) = steps.pop() else {
+                // Impossible (single bytes always cover the piece); merge
+                // the slow way rather than fail.
+                debug_assert!(false, "backtracking found no encoding");
+                out.truncate(base);
+                self.merge_by_heap(piece, out);
+                return;
+            };
+            out.pop();
+            limit = step.len as usize;
+            pos -= limit;
+            found = step.found;
         }
     }
 
@@ -402,13 +565,18 @@ impl CoreBpe {
         let (mut xi, mut yi) = (bt.info(self, x), bt.info(self, y));
         let (mut lx, mut ly) = (self.token_len(x), self.token_len(y));
         loop {
-            let c = if lx + ly <= self.max_token_len {
-                self.vocab
-                    .rank(piece.get(at.checked_sub(lx)?..at + ly)?)
-                    .map_or(u64::MAX, u64::from)
+            let from = at.checked_sub(lx)?;
+            let span = piece.get(from..at + ly)?;
+            let c = if span.len() <= 8 {
+                // Load from the piece (usually 8 bytes are there) and cut.
+                let word = low_bytes(load_word(&piece[from..]), span.len());
+                self.vocab.rank_word(word, span.len())
+            } else if span.len() <= self.max_token_len {
+                self.vocab.rank(span)
             } else {
-                u64::MAX
-            };
+                None
+            }
+            .map_or(u64::MAX, u64::from);
             // The pair lives until the earlier of its parts' consuming
             // joins (ties: the left one, which is leftmost) and is joined
             // if it beats that join.

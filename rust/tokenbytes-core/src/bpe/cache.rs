@@ -100,6 +100,10 @@ pub(super) struct PieceCache {
     bytes: Vec<u8>,
     ranks: Vec<Rank>,
     pub(super) pairs: PairMemo,
+    /// Compatibility of token pairs (1 or 0) for the backtracking merge.
+    pub(super) valid: PairMemo,
+    /// Scratch of the backtracking merge.
+    pub(super) scratch: super::backtrack::Scratch,
 }
 
 impl Default for PieceCache {
@@ -111,6 +115,8 @@ impl Default for PieceCache {
             bytes: Vec::new(),
             ranks: Vec::new(),
             pairs: PairMemo::default(),
+            valid: PairMemo::default(),
+            scratch: Default::default(),
         }
     }
 }
@@ -121,6 +127,7 @@ impl PieceCache {
         self.owner = owner;
         self.clear_pieces();
         self.pairs.clear();
+        self.valid.clear();
     }
 
     fn clear_pieces(&mut self) {

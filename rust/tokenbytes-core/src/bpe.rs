@@ -46,10 +46,14 @@ const SCAN_MAX: usize = 12;
 /// Pieces up to this long that need merging are remembered per thread.
 const CACHE_MAX_PIECE: usize = 64;
 
-/// Pieces of at least this many bytes that need merging are encoded by
-/// backtracking ([`CoreBpe::merge_by_backtracking`]); shorter ones by the
-/// merge loop through the piece cache.
+/// Pieces of at least this many bytes that need merging and start with a
+/// character of three or more bytes are encoded by backtracking
+/// ([`CoreBpe::merge_by_backtracking`]); shorter ones by the merge loop.
 const BACKTRACK_MIN: usize = 9;
+
+/// The same for pieces that start with a byte below 0xE0 (ASCII and
+/// two-byte characters).
+const BACKTRACK_MIN_ALPHABETIC: usize = CACHE_MAX_PIECE + 1;
 
 static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -147,55 +151,78 @@ impl CoreBpe {
             0 => {}
             1 => out.push(self.vocab.byte_rank(piece[0])),
             _ => {
-                if piece.len() <= self.max_token_len {
+                // Long pieces starting with a character of three or more
+                // bytes (CJK runs) are rarely tokens: the
+                // backtracking merge checks for the whole piece itself, at
+                // no extra cost when no token is that long.
+                let whole_later = piece.len() >= BACKTRACK_MIN && piece[0] >= 0xE0;
+                if !whole_later && piece.len() <= self.max_token_len {
                     if let Some(r) = self.vocab.rank(piece) {
                         out.push(r);
                         return;
                     }
                 }
-                self.merge_cached(piece, out);
+                self.merge_cached(piece, out, whole_later);
             }
         }
     }
 
-    /// Merge a piece that is not a token, through the per-thread caches
-    /// (pieces up to [`CACHE_MAX_PIECE`] bytes are remembered whole; all
-    /// use the pair memo).
-    fn merge_cached(&self, piece: &[u8], out: &mut Vec<Rank>) {
+    /// Merge a piece that is not a token, through the per-thread caches:
+    /// pieces up to [`CACHE_MAX_PIECE`] bytes are remembered whole; from
+    /// [`BACKTRACK_MIN`] bytes the backtracking merge with its compatibility
+    /// memo, below the merge loop with its pair memo.
+    ///
+    /// With `whole`, the piece may itself be a token (then it is the
+    /// result, as in [`Self::encode_piece_into`]).
+    fn merge_cached(&self, piece: &[u8], out: &mut Vec<Rank>, whole: bool) {
         PIECE_CACHE.with(|cell| {
             let Ok(mut cache) = cell.try_borrow_mut() else {
-                self.merge(piece, out);
+                match self.vocab.rank(piece).filter(|_| whole) {
+                    Some(r) => out.push(r),
+                    None => self.merge(piece, out),
+                }
                 return;
             };
             if cache.owner != self.id {
                 cache.reset(self.id);
             }
-            if piece.len() >= BACKTRACK_MIN {
-                let cache = &mut *cache;
+            let cache = &mut *cache;
+            // Pieces up to CACHE_MAX_PIECE bytes are remembered, except
+            // those starting with a character of three or more bytes (CJK
+            // runs: long and rarely repeated).
+            let hash = if piece.len() <= CACHE_MAX_PIECE && piece[0] < 0xE0 {
+                let hash = PieceCache::hash(piece);
+                if let Some(ids) = cache.get(piece, hash) {
+                    out.extend_from_slice(ids);
+                    return;
+                }
+                Some(hash)
+            } else {
+                None
+            };
+            let start = out.len();
+            // Backtracking pays off early on CJK runs (few token lengths per
+            // prefix); on alphabetic text the merge loop is faster until
+            // pieces get long.
+            let backtrack_from = if piece[0] >= 0xE0 {
+                BACKTRACK_MIN
+            } else {
+                BACKTRACK_MIN_ALPHABETIC
+            };
+            if piece.len() >= backtrack_from {
                 let memo = &mut cache.valid;
-                self.backtrack_with(piece, out, &mut cache.scratch, |l, r, at| {
-                    memo.get_or(l, r, || Rank::from(self.compatible(l, r, piece, at))) != 0
+                self.backtrack_with(piece, out, &mut cache.scratch, whole, |l, r, at| {
+                    memo.get_or(l, r, || self.compatible(l, r, piece, at))
                 });
-                return;
-            }
-            if piece.len() > CACHE_MAX_PIECE {
+            } else {
                 let memo = &mut cache.pairs;
                 self.scan_with(piece, out, |l, r, a, b| {
                     memo.get_or(l, r, || self.span_rank(piece, a, b))
                 });
-                return;
             }
-            let hash = PieceCache::hash(piece);
-            if let Some(ids) = cache.get(piece, hash) {
-                out.extend_from_slice(ids);
-                return;
+            if let Some(hash) = hash {
+                cache.insert(piece, hash, &out[start..]);
             }
-            let start = out.len();
-            let memo = &mut cache.pairs;
-            self.scan_with(piece, out, |l, r, a, b| {
-                memo.get_or(l, r, || self.span_rank(piece, a, b))
-            });
-            cache.insert(piece, hash, &out[start..]);
         });
     }
 
@@ -1176,6 +1203,36 @@ mod tests {
                 assert_eq!(got, want, "round {round} {piece:?}");
             }
         }
+    }
+
+    #[test]
+    fn whole_piece_tokens_that_merges_cannot_reach() {
+        // "中文字" (9 bytes) is a token, but no merge path leads to it;
+        // "中" is reachable through its two-byte prefix.
+        let word = "中文字".as_bytes();
+        let mut pairs: Vec<(Vec<u8>, Rank)> =
+            (0..=255u8).map(|b| (vec![b], Rank::from(b))).collect();
+        pairs.push((word.to_vec(), 256));
+        pairs.push((word[..2].to_vec(), 257));
+        pairs.push((word[..3].to_vec(), 258));
+        let bpe = CoreBpe::new(
+            Vocab::new(pairs).unwrap(),
+            SpecialTokens::new(vec![]).unwrap(),
+            PreTokenizer::new(r"\S+|\s+").unwrap(),
+        )
+        .unwrap();
+        // The whole piece is a token: emitted whole (tiktoken's rule).
+        assert_eq!(bpe.encode_piece(word), vec![256]);
+        assert_eq!(bpe.encode_ordinary("中文字").unwrap(), vec![256]);
+        // Inside a longer piece it cannot appear.
+        let longer = "中文字中文字".as_bytes();
+        let want = reference_merge(bpe.vocab(), longer);
+        assert!(!want.contains(&256));
+        assert_eq!(bpe.encode_piece(longer), want);
+        let mut got = Vec::new();
+        bpe.merge_by_backtracking(word, &mut got);
+        assert_eq!(got, reference_merge_only(bpe.vocab(), word));
+        assert_eq!(got.len(), 7);
     }
 
     #[test]

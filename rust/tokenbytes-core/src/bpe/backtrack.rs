@@ -156,9 +156,11 @@ impl Backtracker {
         let info = (0..n).map(|_| AtomicU64::new(0)).collect();
         let flags = (0..n).map(|_| AtomicU8::new(0)).collect();
         let mut crossing = vec![0u64; 1 << 10].into_boxed_slice();
-        let mut count = 0;
+        let mut keys = Vec::with_capacity(vocab.len());
         for (bytes, _) in vocab.iter() {
-            count += usize::from(bytes.len() >= 3);
+            if bytes.len() >= 3 {
+                keys.push(prefix_key(bytes));
+            }
             if std::str::from_utf8(bytes).is_err() {
                 for w in bytes.windows(2) {
                     let i = usize::from(w[0]) << 8 | usize::from(w[1]);
@@ -166,7 +168,10 @@ impl Backtracker {
                 }
             }
         }
-        let cap = (2 * count).next_power_of_two().max(1024);
+        keys.sort_unstable();
+        keys.dedup();
+        // Load factor at most 3/4.
+        let cap = (keys.len() * 4 / 3 + 1).next_power_of_two().max(1024);
         let prefix_shift = 32 - cap.trailing_zeros();
         let mut prefixes = vec![Prefix::default(); cap].into_boxed_slice();
         for (bytes, rank) in vocab.iter() {
@@ -399,19 +404,22 @@ impl CoreBpe {
     /// [`Self::merge_by_scan`]; linear time.
     pub fn merge_by_backtracking(&self, piece: &[u8], out: &mut Vec<Rank>) {
         let mut scratch = Scratch::default();
-        self.backtrack_with(piece, out, &mut scratch, |l, r, at| {
+        self.backtrack_with(piece, out, &mut scratch, false, |l, r, at| {
             self.compatible(l, r, piece, at)
         });
     }
 
     /// [`Self::merge_by_backtracking`] with caller-supplied scratch and
     /// compatibility test `compatible(left, right, at)` of two reachable
-    /// tokens meeting at byte `at` of the piece.
+    /// tokens meeting at byte `at` of the piece. With `whole`, a piece that
+    /// is itself a token is that token, reachable or not (tiktoken's rule
+    /// for whole pieces).
     pub(super) fn backtrack_with(
         &self,
         piece: &[u8],
         out: &mut Vec<Rank>,
         scratch: &mut Scratch,
+        whole: bool,
         mut compatible: impl FnMut(Rank, Rank, usize) -> bool,
     ) {
         let n = piece.len();
@@ -438,6 +446,10 @@ impl CoreBpe {
                     found |= 1 << len;
                 }
                 let end = pos + len;
+                if whole && len == n {
+                    out.push(t);
+                    return;
+                }
                 if end == n || !bit(dead, end) {
                     let f = bt.flags(self, t);
                     let ok = f & F_REACHABLE != 0

@@ -75,6 +75,56 @@ impl PairMemo {
     }
 }
 
+/// log2 of the number of entries of the compatibility memo.
+const VALID_BITS: u32 = 15;
+
+/// Direct-mapped memo of `(left rank, right rank) → bool` (whether the two
+/// tokens can be neighbours, see `backtrack`). One `u64` per entry: both
+/// ranks (below 2^28), the answer and a used bit, so it stays small enough
+/// for the L2 cache.
+pub(super) struct ValidMemo {
+    entries: Box<[u64]>,
+}
+
+impl Default for ValidMemo {
+    fn default() -> Self {
+        Self {
+            entries: vec![0; 1 << VALID_BITS].into_boxed_slice(),
+        }
+    }
+}
+
+impl ValidMemo {
+    const USED: u64 = 1 << 63;
+    const YES: u64 = 1 << 62;
+
+    pub(super) fn clear(&mut self) {
+        self.entries.fill(0);
+    }
+
+    /// The memoized answer for `(left, right)`, or `compute()` remembered.
+    #[inline(always)]
+    pub(super) fn get_or(
+        &mut self,
+        left: Rank,
+        right: Rank,
+        compute: impl FnOnce() -> bool,
+    ) -> bool {
+        let key = Self::USED | u64::from(left) << 28 | u64::from(right);
+        let h = (u64::from(left) << 32 | u64::from(right)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let idx = (h >> (64 - VALID_BITS)) as usize & (self.entries.len() - 1);
+        let Some(e) = self.entries.get_mut(idx) else {
+            return compute();
+        };
+        if *e & !Self::YES == key {
+            return *e & Self::YES != 0;
+        }
+        let yes = compute();
+        *e = key | if yes { Self::YES } else { 0 };
+        yes
+    }
+}
+
 /// log2 of the number of index slots of the piece cache.
 const PIECE_SLOT_BITS: u32 = 17;
 /// The piece cache is emptied when it holds this many pieces.
@@ -100,8 +150,8 @@ pub(super) struct PieceCache {
     bytes: Vec<u8>,
     ranks: Vec<Rank>,
     pub(super) pairs: PairMemo,
-    /// Compatibility of token pairs (1 or 0) for the backtracking merge.
-    pub(super) valid: PairMemo,
+    /// Compatibility of token pairs for the backtracking merge.
+    pub(super) valid: ValidMemo,
     /// Scratch of the backtracking merge.
     pub(super) scratch: super::backtrack::Scratch,
 }
@@ -115,7 +165,7 @@ impl Default for PieceCache {
             bytes: Vec::new(),
             ranks: Vec::new(),
             pairs: PairMemo::default(),
-            valid: PairMemo::default(),
+            valid: ValidMemo::default(),
             scratch: Default::default(),
         }
     }

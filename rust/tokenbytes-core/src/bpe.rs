@@ -46,14 +46,25 @@ const SCAN_MAX: usize = 12;
 /// Pieces up to this long that need merging are remembered per thread.
 const CACHE_MAX_PIECE: usize = 64;
 
-/// Pieces of at least this many bytes that need merging and start with a
-/// character of three or more bytes are encoded by backtracking
+/// Pieces of at least this many bytes that need merging and are in a script
+/// of three-byte characters ([`wide_script`]) are encoded by backtracking
 /// ([`CoreBpe::merge_by_backtracking`]); shorter ones by the merge loop.
 const BACKTRACK_MIN: usize = 9;
 
-/// The same for pieces that start with a byte below 0xE0 (ASCII and
-/// two-byte characters).
+/// The same for other pieces (see [`wide_script`]).
 const BACKTRACK_MIN_ALPHABETIC: usize = CACHE_MAX_PIECE + 1;
+
+/// Whether a piece (at least two bytes) is written in characters of three
+/// or more UTF-8 bytes (CJK, Thai, ...), judged by its first character
+/// after at most one leading ASCII byte (pre-tokenizers attach one space or
+/// punctuation mark to words). Such pieces are long runs, rarely repeated
+/// and rarely tokens; alphabetic ones the opposite. Only a speed choice:
+/// every path gives the same result.
+#[inline]
+fn wide_script(piece: &[u8]) -> bool {
+    let lead = if piece[0] < 0x80 { piece[1] } else { piece[0] };
+    lead >= 0xE0
+}
 
 static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -155,7 +166,7 @@ impl CoreBpe {
                 // bytes (CJK runs) are rarely tokens: the
                 // backtracking merge checks for the whole piece itself, at
                 // no extra cost when no token is that long.
-                let whole_later = piece.len() >= BACKTRACK_MIN && piece[0] >= 0xE0;
+                let whole_later = piece.len() >= BACKTRACK_MIN && wide_script(piece);
                 if !whole_later && piece.len() <= self.max_token_len {
                     if let Some(r) = self.vocab.rank(piece) {
                         out.push(r);
@@ -190,7 +201,8 @@ impl CoreBpe {
             // Pieces up to CACHE_MAX_PIECE bytes are remembered, except
             // those starting with a character of three or more bytes (CJK
             // runs: long and rarely repeated).
-            let hash = if piece.len() <= CACHE_MAX_PIECE && piece[0] < 0xE0 {
+            let wide = wide_script(piece);
+            let hash = if piece.len() <= CACHE_MAX_PIECE && !wide {
                 let hash = PieceCache::hash(piece);
                 if let Some(ids) = cache.get(piece, hash) {
                     out.extend_from_slice(ids);
@@ -204,15 +216,15 @@ impl CoreBpe {
             // Backtracking pays off early on CJK runs (few token lengths per
             // prefix); on alphabetic text the merge loop is faster until
             // pieces get long.
-            let backtrack_from = if piece[0] >= 0xE0 {
+            let backtrack_from = if wide {
                 BACKTRACK_MIN
             } else {
                 BACKTRACK_MIN_ALPHABETIC
             };
             if piece.len() >= backtrack_from {
                 let memo = &mut cache.valid;
-                self.backtrack_with(piece, out, &mut cache.scratch, whole, |l, r, at| {
-                    memo.get_or(l, r, || self.compatible(l, r, piece, at))
+                self.backtrack_with(piece, out, &mut cache.scratch, whole, |l, r, at, absent| {
+                    memo.get_or(l, r, || self.compatible(l, r, piece, at, absent))
                 });
             } else {
                 let memo = &mut cache.pairs;
@@ -1151,7 +1163,10 @@ mod tests {
                 .concat();
                 let at = bpe.vocab().token_bytes(a).unwrap().len();
                 let want = reference_merge_only(bpe.vocab(), &joined) == [a, b];
-                assert_eq!(bpe.compatible(a, b, &joined, at), want, "{a} {b}");
+                assert_eq!(bpe.compatible(a, b, &joined, at, false), want, "{a} {b}");
+                if bpe.vocab().rank(&joined).is_none() {
+                    assert_eq!(bpe.compatible(a, b, &joined, at, true), want, "{a} {b}");
+                }
                 spine += usize::from(bt.is_monotone(bpe, a) && bt.is_monotone(bpe, b));
                 ok += usize::from(want);
             }

@@ -399,19 +399,35 @@ impl CoreBpe {
         self.vocab.token_bytes(t).map_or(0, <[u8]>::len)
     }
 
+    /// The token equal to `span` (not empty), if any, from the smallest
+    /// table that can tell: two-byte and three-byte strings have their own.
+    #[inline]
+    fn span_token(&self, bt: &Backtracker, span: &[u8]) -> Option<Rank> {
+        let r = match span.len() {
+            1 => self.vocab.byte_rank(span[0]),
+            2 => self.byte_pair_rank(span[0], span[1]),
+            3 => bt.prefix(span).0,
+            n @ 4..=8 => return self.vocab.rank_word(load_word(span), n),
+            n if n <= self.max_token_len => return self.vocab.rank(span),
+            _ => NO_RANK,
+        };
+        (r != NO_RANK).then_some(r)
+    }
+
     /// BPE of `piece` (merge loop semantics, no whole-piece shortcut) by
     /// backtracking, appended to `out`. Same result as
     /// [`Self::merge_by_scan`]; linear time.
     pub fn merge_by_backtracking(&self, piece: &[u8], out: &mut Vec<Rank>) {
         let mut scratch = Scratch::default();
-        self.backtrack_with(piece, out, &mut scratch, false, |l, r, at| {
-            self.compatible(l, r, piece, at)
+        self.backtrack_with(piece, out, &mut scratch, false, |l, r, at, absent| {
+            self.compatible(l, r, piece, at, absent)
         });
     }
 
     /// [`Self::merge_by_backtracking`] with caller-supplied scratch and
-    /// compatibility test `compatible(left, right, at)` of two reachable
-    /// tokens meeting at byte `at` of the piece. With `whole`, a piece that
+    /// compatibility test `compatible(left, right, at, joined_absent)` of
+    /// two reachable tokens meeting at byte `at` of the piece (see
+    /// [`Self::compatible`]). With `whole`, a piece that
     /// is itself a token is that token, reachable or not (tiktoken's rule
     /// for whole pieces).
     pub(super) fn backtrack_with(
@@ -420,7 +436,7 @@ impl CoreBpe {
         out: &mut Vec<Rank>,
         scratch: &mut Scratch,
         whole: bool,
-        mut compatible: impl FnMut(Rank, Rank, usize) -> bool,
+        mut compatible: impl FnMut(Rank, Rank, usize, bool) -> bool,
     ) {
         let n = piece.len();
         let bt = self.backtracker();
@@ -464,7 +480,14 @@ impl CoreBpe {
                             {
                                 prev.found >> (prev.len as usize + len) & 1 == 0
                             }
-                            Some(_) => compatible(out[out.len() - 1], t, pos),
+                            // The two joined are a token (known from the
+                            // lengths found at the previous start): never
+                            // neighbours.
+                            Some(prev) if (prev.len as usize + len) < 64 => {
+                                prev.found >> (prev.len as usize + len) & 1 == 0
+                                    && compatible(out[out.len() - 1], t, pos, true)
+                            }
+                            Some(_) => compatible(out[out.len() - 1], t, pos, false),
                         };
                     if ok {
                         out.push(t);
@@ -543,12 +566,21 @@ impl CoreBpe {
 
     /// Whether `left` followed by `right` (meeting at byte `at` of `piece`)
     /// is the merge result of their concatenation. See the module notes.
-    pub(super) fn compatible(&self, left: Rank, right: Rank, piece: &[u8], at: usize) -> bool {
+    /// `joined_absent` says the caller knows `left` + `right` is not a
+    /// token (saves a lookup).
+    pub(super) fn compatible(
+        &self,
+        left: Rank,
+        right: Rank,
+        piece: &[u8],
+        at: usize,
+        joined_absent: bool,
+    ) -> bool {
         let bt = self.backtracker();
         let li = bt.info(self, left);
         let ri = bt.info(self, right);
         if li & ri & MONOTONE != 0 {
-            if let Some(ok) = self.compatible_by_spines(bt, left, right, piece, at) {
+            if let Some(ok) = self.compatible_by_spines(bt, left, right, piece, at, joined_absent) {
                 return ok;
             }
         }
@@ -569,6 +601,7 @@ impl CoreBpe {
         right: Rank,
         piece: &[u8],
         at: usize,
+        joined_absent: bool,
     ) -> Option<bool> {
         // (x, y): the crossing pair; a, b: ranks of the joins that consume
         // x and y (u64::MAX: never); xi, yi: their infos; lx, ly: lengths.
@@ -576,19 +609,16 @@ impl CoreBpe {
         let (mut a, mut b) = (u64::MAX, u64::MAX);
         let (mut xi, mut yi) = (bt.info(self, x), bt.info(self, y));
         let (mut lx, mut ly) = (self.token_len(x), self.token_len(y));
+        let mut top = joined_absent;
         loop {
             let from = at.checked_sub(lx)?;
             let span = piece.get(from..at + ly)?;
-            let c = if span.len() <= 8 {
-                // Load from the piece (usually 8 bytes are there) and cut.
-                let word = low_bytes(load_word(&piece[from..]), span.len());
-                self.vocab.rank_word(word, span.len())
-            } else if span.len() <= self.max_token_len {
-                self.vocab.rank(span)
+            let c = if top {
+                top = false;
+                u64::MAX
             } else {
-                None
-            }
-            .map_or(u64::MAX, u64::from);
+                self.span_token(bt, span).map_or(u64::MAX, u64::from)
+            };
             // The pair lives until the earlier of its parts' consuming
             // joins (ties: the left one, which is leftmost) and is joined
             // if it beats that join.

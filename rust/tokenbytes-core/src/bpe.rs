@@ -1060,7 +1060,11 @@ mod tests {
                 assert_eq!(bpe.encode_piece(&piece), want, "{name} {piece:?}");
                 let mut got = Vec::new();
                 bpe.merge_by_backtracking(&piece, &mut got);
-                assert_eq!(got, reference_merge_only(bpe.vocab(), &piece), "{name} {piece:?}");
+                assert_eq!(
+                    got,
+                    reference_merge_only(bpe.vocab(), &piece),
+                    "{name} {piece:?}"
+                );
             }
         }
     }

@@ -32,15 +32,20 @@ fn run<T: Send>(
     }
 }
 
-/// Batches with at least this many bytes in total are encoded in chunks of
-/// about `STREAM_CHUNK_BYTES`, so that building the Python lists of one
-/// chunk (which needs the GIL, ~20 ns per token) overlaps with encoding the
-/// next one on the pool.
-const STREAM_MIN_BYTES: usize = 1 << 20;
-const STREAM_CHUNK_BYTES: usize = 256 << 10;
+/// Batches smaller than this (in bytes) are encoded on the calling thread
+/// alone: starting helpers costs more than it saves.
+const PARALLEL_MIN_BYTES: usize = 64 << 10;
 
-/// Encode `texts` with `f` on `threads` workers and return a list of lists,
-/// in input order. The GIL is released while encoding.
+/// Encode `texts` with `f` on `threads` threads and return a list of lists,
+/// in input order.
+///
+/// The calling thread is one of the `threads`: `threads - 1` pool workers
+/// take texts in order from a shared counter and store their ids; the
+/// calling thread builds the Python list of the next text as soon as its
+/// ids are ready (that needs the GIL) and otherwise encodes texts itself
+/// with the GIL released. So no core sits idle while lists are built, and
+/// no more than `threads` threads compete for the cores. The first error in
+/// input order is raised (the workers stop taking new texts).
 fn batch_to_lists<'py>(
     py: Python<'py>,
     ints: &IdInts,
@@ -48,70 +53,88 @@ fn batch_to_lists<'py>(
     threads: usize,
     f: impl Fn(&str) -> tokenbytes_core::Result<Vec<Rank>> + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
-    use tokenbytes_core::parallel;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+    let n = texts.len();
+    let out = PyList::empty(py);
     let total: usize = texts.iter().map(|t| t.len()).sum();
-    if threads <= 1 || total < STREAM_MIN_BYTES || texts.len() < 4 {
-        let lists = py
-            .detach(|| parallel::map(texts, threads, |t| f(t)))
-            .map_err(to_py)?;
-        let out = PyList::empty(py);
-        for ids in &lists {
-            out.append(ints.list(py, ids)?)?;
+    if threads <= 1 || n < 2 || total < PARALLEL_MIN_BYTES {
+        for t in texts {
+            let ids = run(py, t.len(), || f(t))?;
+            out.append(ints.list(py, &ids)?)?;
         }
         return Ok(out);
     }
-    let mut chunks: Vec<&[&str]> = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, t) in texts.iter().enumerate() {
-        bytes += t.len();
-        if bytes >= STREAM_CHUNK_BYTES {
-            chunks.push(&texts[start..=i]);
-            start = i + 1;
-            bytes = 0;
+    let pool = tokenbytes_core::parallel::pool(threads - 1).map_err(to_py)?;
+    let slots: Vec<OnceLock<tokenbytes_core::Result<Vec<Rank>>>> =
+        (0..n).map(|_| OnceLock::new()).collect();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    // A panic in `f` (a bug) is re-raised on this thread, where PyO3 turns
+    // it into an exception; its slot gets an error so nobody waits on it.
+    let panic = std::sync::Mutex::new(None);
+    // Claim the next unclaimed text and encode it; false when none is left.
+    let work = || -> bool {
+        if stop.load(Ordering::Relaxed) {
+            return false;
         }
-    }
-    if start < texts.len() {
-        chunks.push(&texts[start..]);
-    }
-    let out = PyList::empty(py);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<tokenbytes_core::Result<Vec<Vec<Rank>>>>(2);
-    let (f, chunks_ref) = (&f, &chunks);
-    std::thread::scope(|scope| -> PyResult<()> {
-        scope.spawn(move || {
-            // A panic must not cross the scope (it would re-panic in this
-            // thread); the receiver then sees the channel close early.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                for chunk in chunks_ref {
-                    let r = parallel::map(chunk, threads, |t| f(t));
-                    let failed = r.is_err();
-                    if tx.send(r).is_err() || failed {
-                        break;
-                    }
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(text) = texts.get(i) else {
+            return false;
+        };
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(text))).unwrap_or_else(
+            |payload| {
+                if let Ok(mut p) = panic.lock() {
+                    p.get_or_insert(payload);
                 }
-            }));
-        });
-        // `rx` lives in this closure only: on an early return it is
-        // dropped before the scope joins the producer, whose next send
-        // then fails and ends it.
-        let mut rx = rx;
-        for _ in 0..chunks.len() {
-            let (msg, back) = py.detach(move || (rx.recv(), rx));
-            rx = back;
-            match msg {
-                Ok(Ok(lists)) => {
-                    for ids in &lists {
-                        out.append(ints.list(py, ids)?)?;
-                    }
+                Err(tokenbytes_core::Error::InvalidArgument(
+                    "internal error: the encoder panicked".into(),
+                ))
+            },
+        );
+        if r.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let _ = slots[i].set(r);
+        true
+    };
+    pool.in_place_scope(|scope| {
+        for _ in 0..threads - 1 {
+            scope.spawn(|_| while work() {});
+        }
+        let result = (|| -> PyResult<()> {
+            for (i, slot) in slots.iter().enumerate() {
+                if slot.get().is_none() {
+                    py.detach(|| {
+                        while slot.get().is_none() {
+                            // Help while this text is being encoded
+                            // elsewhere; once everything is claimed, wait.
+                            if !work() {
+                                std::thread::yield_now();
+                            }
+                        }
+                    });
                 }
-                Ok(Err(e)) => return Err(to_py(e)),
-                Err(_) => {
-                    return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                        "internal error: the batch encoder stopped before the end of the batch",
-                    ))
+                match slot.get() {
+                    Some(Ok(ids)) => out.append(ints.list(py, ids)?)?,
+                    Some(Err(e)) => {
+                        if let Some(payload) = panic.lock().ok().and_then(|mut p| p.take()) {
+                            std::panic::resume_unwind(payload);
+                        }
+                        return Err(to_py(e.clone()));
+                    }
+                    None => {
+                        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                            "internal error: batch item {i} was not encoded"
+                        )))
+                    }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })();
+        // On an early return, let the workers stop taking texts.
+        stop.store(true, Ordering::Relaxed);
+        result
     })?;
     Ok(out)
 }

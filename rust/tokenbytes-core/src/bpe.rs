@@ -1228,6 +1228,54 @@ mod tests {
     }
 
     #[test]
+    fn backtracking_with_long_tokens() {
+        // Runs of up to 150 bytes (beyond the length masks of the prefix
+        // tables), in rank order and shuffled.
+        for shuffled in [false, true] {
+            let mut pairs: Vec<(Vec<u8>, Rank)> =
+                (0..=255u8).map(|b| (vec![b], Rank::from(b))).collect();
+            let mut k = 256;
+            for len in [
+                2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 69, 70, 71, 96, 128, 150,
+            ] {
+                pairs.push((vec![b'a'; len], k));
+                pairs.push(([vec![b'a'; len - 1], vec![b'b']].concat(), k + 1));
+                k += 2;
+            }
+            if shuffled {
+                let mut rng = Lcg(3);
+                let n = pairs.len();
+                for i in (257..n).rev() {
+                    let j = 256 + rng.next() as usize % (i - 255);
+                    let (a, b) = (pairs[i].1, pairs[j].1);
+                    pairs[i].1 = b;
+                    pairs[j].1 = a;
+                }
+            }
+            let bpe = CoreBpe::new(
+                Vocab::new(pairs).unwrap(),
+                SpecialTokens::new(vec![]).unwrap(),
+                PreTokenizer::new(r"\S+|\s+").unwrap(),
+            )
+            .unwrap();
+            let mut rng = Lcg(17);
+            for _ in 0..300 {
+                let len = 1 + rng.next() as usize % 600;
+                let piece: Vec<u8> = (0..len)
+                    .map(|_| if rng.next() % 40 == 0 { b'b' } else { b'a' })
+                    .collect();
+                let mut got = Vec::new();
+                bpe.merge_by_backtracking(&piece, &mut got);
+                assert_eq!(got, reference_merge_only(bpe.vocab(), &piece), "{len}");
+                assert_eq!(
+                    bpe.encode_piece(&piece),
+                    reference_merge(bpe.vocab(), &piece)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn backtracking_matches_reference_on_random_vocabularies() {
         // Shuffled ranks: unreachable tokens and histories whose ranks do
         // not grow, so both compatibility tests run.

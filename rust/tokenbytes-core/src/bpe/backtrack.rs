@@ -74,20 +74,44 @@ const F_COMPUTED: u8 = 1;
 const F_REACHABLE: u8 = 2;
 const F_CHAR: u8 = 4;
 
-/// Token lengths below this are kept as bits of the prefix masks; bit 0 of
-/// a mask means some token with that prefix is at least this long.
-const MASK_LEN: usize = 64;
+/// Bit of a three-byte prefix mask meaning "some token of six or more
+/// bytes starts here" (the six-byte table tells which).
+const LONG6: u64 = 1 << 6;
 
-/// One slot of the prefix table: the tokens of at least three bytes that
-/// start with the same three bytes.
+/// Six-byte prefix masks hold lengths 7 to this (bit `len - 6`); bit 0
+/// means some token with that prefix is longer.
+const MASK6_MAX: usize = 69;
+
+/// One slot of the three-byte prefix table: the tokens of at least three
+/// bytes that start with the same three bytes.
 #[derive(Clone, Copy, Default)]
 struct Prefix {
     /// The three bytes, little endian, with bit 24 set (0: empty slot).
     key: u32,
     /// Rank of the three-byte token, `NO_RANK` if there is none.
     rank: Rank,
-    /// Bit `len` for each length 3..64 of such a token; bit 0 for longer.
+    /// Bit `len` for each length 3, 4, 5 of such a token; [`LONG6`].
     lens: u64,
+}
+
+/// One slot of the six-byte prefix table: the tokens of at least six bytes
+/// that start with the same six bytes.
+#[derive(Clone, Copy, Default)]
+struct Prefix6 {
+    /// The six bytes, little endian, with bit 48 set (0: empty slot).
+    key: u64,
+    /// Bit `len - 6` for each length 7..=69 of such a token; bit 0 for
+    /// longer ones.
+    lens: u64,
+    /// Rank of the six-byte token, `NO_RANK` if there is none.
+    rank: Rank,
+}
+
+/// Slot count (a power of two, load at most 3/4) and hash shift for
+/// `distinct` keys.
+fn table_size(distinct: usize) -> (usize, u32) {
+    let cap = (distinct * 4 / 3 + 1).next_power_of_two().max(1024);
+    (cap, 64 - cap.trailing_zeros())
 }
 
 /// Lazily built tables of the backtracking encoder, shared by all threads.
@@ -99,6 +123,9 @@ pub(super) struct Backtracker {
     /// Open-addressing table of three-byte prefixes.
     prefixes: Box<[Prefix]>,
     prefix_shift: u32,
+    /// Open-addressing table of six-byte prefixes.
+    prefixes6: Box<[Prefix6]>,
+    prefix6_shift: u32,
     /// Bit `x << 8 | y` set if some token that is not valid UTF-8 contains
     /// the bytes `x`, `y` next to each other: only then can a token cross
     /// the boundary between two characters other than at their ends.
@@ -128,6 +155,8 @@ impl Clone for Backtracker {
                 .collect(),
             prefixes: self.prefixes.clone(),
             prefix_shift: self.prefix_shift,
+            prefixes6: self.prefixes6.clone(),
+            prefix6_shift: self.prefix6_shift,
             crossing: self.crossing.clone(),
         }
     }
@@ -136,6 +165,19 @@ impl Clone for Backtracker {
 #[inline(always)]
 fn prefix_key(b: &[u8]) -> u32 {
     1 << 24 | u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16
+}
+
+#[inline(always)]
+fn prefix6_key(b: &[u8]) -> u64 {
+    b[..6]
+        .iter()
+        .rev()
+        .fold(1u64, |k, &byte| k << 8 | u64::from(byte))
+}
+
+#[inline(always)]
+fn slot_of(key: u64, shift: u32) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
 }
 
 /// The search state of one token of the current path.
@@ -157,9 +199,13 @@ impl Backtracker {
         let flags = (0..n).map(|_| AtomicU8::new(0)).collect();
         let mut crossing = vec![0u64; 1 << 10].into_boxed_slice();
         let mut keys = Vec::with_capacity(vocab.len());
+        let mut keys6 = Vec::with_capacity(vocab.len());
         for (bytes, _) in vocab.iter() {
             if bytes.len() >= 3 {
                 keys.push(prefix_key(bytes));
+            }
+            if bytes.len() >= 6 {
+                keys6.push(prefix6_key(bytes));
             }
             if std::str::from_utf8(bytes).is_err() {
                 for w in bytes.windows(2) {
@@ -170,16 +216,18 @@ impl Backtracker {
         }
         keys.sort_unstable();
         keys.dedup();
-        // Load factor at most 3/4.
-        let cap = (keys.len() * 4 / 3 + 1).next_power_of_two().max(1024);
-        let prefix_shift = 32 - cap.trailing_zeros();
+        keys6.sort_unstable();
+        keys6.dedup();
+        let (cap, prefix_shift) = table_size(keys.len());
         let mut prefixes = vec![Prefix::default(); cap].into_boxed_slice();
+        let (cap6, prefix6_shift) = table_size(keys6.len());
+        let mut prefixes6 = vec![Prefix6::default(); cap6].into_boxed_slice();
         for (bytes, rank) in vocab.iter() {
             if bytes.len() < 3 {
                 continue;
             }
             let key = prefix_key(bytes);
-            let mut i = (key.wrapping_mul(0x9E37_79B1) >> prefix_shift) as usize;
+            let mut i = slot_of(u64::from(key), prefix_shift);
             while prefixes[i].key != key && prefixes[i].key != 0 {
                 i = (i + 1) & (cap - 1);
             }
@@ -191,20 +239,43 @@ impl Backtracker {
                     lens: 0,
                 };
             }
-            if bytes.len() == 3 {
-                p.rank = rank;
+            match bytes.len() {
+                3 => {
+                    p.rank = rank;
+                    p.lens |= 1 << 3;
+                }
+                n @ (4 | 5) => p.lens |= 1 << n,
+                _ => p.lens |= LONG6,
             }
-            p.lens |= if bytes.len() < MASK_LEN {
-                1 << bytes.len()
-            } else {
-                1
-            };
+            if bytes.len() < 6 {
+                continue;
+            }
+            let key = prefix6_key(bytes);
+            let mut i = slot_of(key, prefix6_shift);
+            while prefixes6[i].key != key && prefixes6[i].key != 0 {
+                i = (i + 1) & (cap6 - 1);
+            }
+            let p = &mut prefixes6[i];
+            if p.key == 0 {
+                *p = Prefix6 {
+                    key,
+                    lens: 0,
+                    rank: NO_RANK,
+                };
+            }
+            match bytes.len() {
+                6 => p.rank = rank,
+                n if n <= MASK6_MAX => p.lens |= 1 << (n - 6),
+                _ => p.lens |= 1,
+            }
         }
         Self {
             info,
             flags,
             prefixes,
             prefix_shift,
+            prefixes6,
+            prefix6_shift,
             crossing,
         }
     }
@@ -216,9 +287,24 @@ impl Backtracker {
     fn prefix(&self, b: &[u8]) -> (Rank, u64) {
         let key = prefix_key(b);
         let mask = self.prefixes.len() - 1;
-        let mut i = (key.wrapping_mul(0x9E37_79B1) >> self.prefix_shift) as usize;
+        let mut i = slot_of(u64::from(key), self.prefix_shift);
         loop {
             match self.prefixes.get(i) {
+                Some(p) if p.key == key => return (p.rank, p.lens),
+                Some(p) if p.key != 0 => i = (i + 1) & mask,
+                _ => return (NO_RANK, 0),
+            }
+        }
+    }
+
+    /// The same for the first six bytes of `b` (at least six).
+    #[inline(always)]
+    fn prefix6(&self, b: &[u8]) -> (Rank, u64) {
+        let key = prefix6_key(b);
+        let mask = self.prefixes6.len() - 1;
+        let mut i = slot_of(key, self.prefix6_shift);
+        loop {
+            match self.prefixes6.get(i) {
                 Some(p) if p.key == key => return (p.rank, p.lens),
                 Some(p) if p.key != 0 => i = (i + 1) & mask,
                 _ => return (NO_RANK, 0),
@@ -511,31 +597,46 @@ impl CoreBpe {
                 .min(rest.len())
                 .min(self.max_token_len);
             if max >= 3 {
-                let (rank3, mut mask) = bt.prefix(rest);
-                if max >= MASK_LEN && mask & 1 != 0 {
-                    for len in (MASK_LEN..=max).rev() {
-                        if let Some(t) = self.vocab.rank(&rest[..len]) {
+                let (rank3, mask3) = bt.prefix(rest);
+                let word = load_word(rest);
+                if max >= 6 && mask3 & LONG6 != 0 {
+                    let (rank6, mask6) = bt.prefix6(rest);
+                    if max > MASK6_MAX && mask6 & 1 != 0 {
+                        for len in (MASK6_MAX + 1..=max).rev() {
+                            if let Some(t) = self.vocab.rank(&rest[..len]) {
+                                try_token!('next, t, len);
+                            }
+                        }
+                    }
+                    let mut mask = mask6 & (u64::MAX >> (63 - (max - 6).min(63))) & !1;
+                    while mask != 0 {
+                        let len = 6 + 63 - mask.leading_zeros() as usize;
+                        mask &= !(1u64 << (len - 6));
+                        let found = match len {
+                            7 | 8 => self.vocab.rank_word(low_bytes(word, len), len),
+                            9..=12 => {
+                                let tail = low_bytes(load_word(&rest[8..]), len - 8);
+                                self.vocab.rank_words(word, tail, len)
+                            }
+                            _ => self.vocab.rank(&rest[..len]),
+                        };
+                        if let Some(t) = found {
+                            try_token!('next, t, len);
+                        }
+                    }
+                    if rank6 != NO_RANK {
+                        try_token!('next, rank6, 6);
+                    }
+                }
+                for len in [5, 4] {
+                    if len <= max && mask3 & 1 << len != 0 {
+                        if let Some(t) = self.vocab.rank_word(low_bytes(word, len), len) {
                             try_token!('next, t, len);
                         }
                     }
                 }
-                mask &= (u64::MAX >> (63 - max.min(MASK_LEN - 1))) & !7;
-                let word = load_word(rest);
-                while mask != 0 {
-                    let len = 63 - mask.leading_zeros() as usize;
-                    mask &= !(1u64 << len);
-                    let found = match len {
-                        3 => Some(rank3),
-                        4..=8 => self.vocab.rank_word(low_bytes(word, len), len),
-                        9..=12 => {
-                            let tail = low_bytes(load_word(&rest[8..]), len - 8);
-                            self.vocab.rank_words(word, tail, len)
-                        }
-                        _ => self.vocab.rank(&rest[..len]),
-                    };
-                    if let Some(t) = found {
-                        try_token!('next, t, len);
-                    }
+                if rank3 != NO_RANK {
+                    try_token!('next, rank3, 3);
                 }
             }
             if max >= 2 {

@@ -25,6 +25,7 @@ use crate::Rank;
 
 mod backtrack;
 mod cache;
+mod filter;
 use backtrack::Backtracker;
 use cache::PieceCache;
 
@@ -66,6 +67,27 @@ fn wide_script(piece: &[u8]) -> bool {
     lead >= 0xE0
 }
 
+/// Hits and misses of whole-piece lookups within one text.
+#[derive(Default)]
+struct WholeStats {
+    lookups: u32,
+    misses: u32,
+}
+
+impl WholeStats {
+    #[inline(always)]
+    fn count(&mut self, hit: bool) {
+        self.lookups = self.lookups.saturating_add(1);
+        self.misses = self.misses.saturating_add(u32::from(!hit));
+    }
+
+    /// More than half of at least 64 lookups missed.
+    #[inline(always)]
+    fn mostly_missing(&self) -> bool {
+        self.lookups >= 64 && 2 * self.misses > self.lookups
+    }
+}
+
 static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
@@ -91,6 +113,8 @@ pub struct CoreBpe {
     /// Tables of the backtracking encoder for long pieces, built on first
     /// use.
     backtrack: std::sync::OnceLock<Backtracker>,
+    /// Bloom filter in front of the token table, built on first use.
+    filter: std::sync::OnceLock<filter::TokenFilter>,
 }
 
 impl CoreBpe {
@@ -120,6 +144,7 @@ impl CoreBpe {
             sorted: std::sync::OnceLock::new(),
             byte_pairs,
             backtrack: std::sync::OnceLock::new(),
+            filter: std::sync::OnceLock::new(),
         })
     }
 
@@ -150,14 +175,57 @@ impl CoreBpe {
     /// Rank of the concatenation `piece[a..b]`, if it is a token.
     #[inline]
     fn span_rank(&self, piece: &[u8], a: usize, b: usize) -> Rank {
-        if b - a > self.max_token_len {
-            return NO_RANK;
+        self.lookup(&piece[a..b]).unwrap_or(NO_RANK)
+    }
+
+    /// The filter in front of the token table.
+    #[inline(always)]
+    fn filter(&self) -> &filter::TokenFilter {
+        self.filter
+            .get_or_init(|| filter::TokenFilter::new(&self.vocab))
+    }
+
+    /// The rank of `bytes`, if it is a token (through the filter).
+    #[inline]
+    fn lookup(&self, bytes: &[u8]) -> Option<Rank> {
+        if bytes.len() > self.max_token_len || !self.filter().may_contain(filter::hash_bytes(bytes))
+        {
+            return None;
         }
-        self.vocab.rank(&piece[a..b]).unwrap_or(NO_RANK)
+        self.vocab.rank(bytes)
+    }
+
+    /// [`Self::lookup`] of the `len` (1 to 8) bytes held in `word`.
+    #[inline(always)]
+    fn lookup_word(&self, word: u64, len: usize) -> Option<Rank> {
+        if !self.filter().may_contain(filter::hash_word(word, len)) {
+            return None;
+        }
+        self.vocab.rank_word(word, len)
+    }
+
+    /// [`Self::lookup`] of `len` (9 to 12) bytes: eight in `word`, the rest
+    /// in `tail`.
+    #[inline(always)]
+    fn lookup_words(&self, word: u64, tail: u64, len: usize) -> Option<Rank> {
+        if !self
+            .filter()
+            .may_contain(filter::hash_words(word, tail, len))
+        {
+            return None;
+        }
+        self.vocab.rank_words(word, tail, len)
     }
 
     /// BPE of one piece (no pre-tokenization), appended to `out`.
     pub fn encode_piece_into(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        self.encode_piece_with(piece, out, &mut WholeStats::default());
+    }
+
+    /// [`Self::encode_piece_into`] keeping `stats` of whole-piece lookups
+    /// across the pieces of one text.
+    #[inline]
+    fn encode_piece_with(&self, piece: &[u8], out: &mut Vec<Rank>, stats: &mut WholeStats) {
         match piece.len() {
             0 => {}
             1 => out.push(self.vocab.byte_rank(piece[0])),
@@ -167,8 +235,19 @@ impl CoreBpe {
                 // backtracking merge checks for the whole piece itself, at
                 // no extra cost when no token is that long.
                 let whole_later = piece.len() >= BACKTRACK_MIN && wide_script(piece);
-                if !whole_later && piece.len() <= self.max_token_len {
-                    if let Some(r) = self.vocab.rank(piece) {
+                if !whole_later {
+                    // Most pieces of real text are tokens: straight to the
+                    // token table, unless most lookups of this text missed
+                    // (random strings), when the filter saves a trip.
+                    let found = if stats.mostly_missing() {
+                        self.lookup(piece)
+                    } else if piece.len() <= self.max_token_len {
+                        self.vocab.rank(piece)
+                    } else {
+                        None
+                    };
+                    stats.count(found.is_some());
+                    if let Some(r) = found {
                         out.push(r);
                         return;
                     }
@@ -188,7 +267,7 @@ impl CoreBpe {
     fn merge_cached(&self, piece: &[u8], out: &mut Vec<Rank>, whole: bool) {
         PIECE_CACHE.with(|cell| {
             let Ok(mut cache) = cell.try_borrow_mut() else {
-                match self.vocab.rank(piece).filter(|_| whole) {
+                match self.lookup(piece).filter(|_| whole) {
                     Some(r) => out.push(r),
                     None => self.merge(piece, out),
                 }
@@ -500,8 +579,10 @@ impl CoreBpe {
     /// # Errors
     /// Only if the general regex engine gives up ([`Error::RegexRuntime`]).
     pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) -> Result<()> {
-        self.pretokenizer
-            .split(text, |piece| self.encode_piece_into(piece.as_bytes(), out))
+        let mut stats = WholeStats::default();
+        self.pretokenizer.split(text, |piece| {
+            self.encode_piece_with(piece.as_bytes(), out, &mut stats);
+        })
     }
 
     /// Encode text with no special-token handling.

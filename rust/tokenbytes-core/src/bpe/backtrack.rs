@@ -493,9 +493,8 @@ impl CoreBpe {
             1 => self.vocab.byte_rank(span[0]),
             2 => self.byte_pair_rank(span[0], span[1]),
             3 => bt.prefix(span).0,
-            n @ 4..=8 => return self.vocab.rank_word(load_word(span), n),
-            n if n <= self.max_token_len => return self.vocab.rank(span),
-            _ => NO_RANK,
+            n @ 4..=8 => return self.lookup_word(load_word(span), n),
+            _ => return self.lookup(span),
         };
         (r != NO_RANK).then_some(r)
     }
@@ -603,7 +602,7 @@ impl CoreBpe {
                     let (rank6, mask6) = bt.prefix6(rest);
                     if max > MASK6_MAX && mask6 & 1 != 0 {
                         for len in (MASK6_MAX + 1..=max).rev() {
-                            if let Some(t) = self.vocab.rank(&rest[..len]) {
+                            if let Some(t) = self.lookup(&rest[..len]) {
                                 try_token!('next, t, len);
                             }
                         }
@@ -613,12 +612,12 @@ impl CoreBpe {
                         let len = 6 + 63 - mask.leading_zeros() as usize;
                         mask &= !(1u64 << (len - 6));
                         let found = match len {
-                            7 | 8 => self.vocab.rank_word(low_bytes(word, len), len),
+                            7 | 8 => self.lookup_word(low_bytes(word, len), len),
                             9..=12 => {
                                 let tail = low_bytes(load_word(&rest[8..]), len - 8);
-                                self.vocab.rank_words(word, tail, len)
+                                self.lookup_words(word, tail, len)
                             }
-                            _ => self.vocab.rank(&rest[..len]),
+                            _ => self.lookup(&rest[..len]),
                         };
                         if let Some(t) = found {
                             try_token!('next, t, len);
@@ -630,7 +629,7 @@ impl CoreBpe {
                 }
                 for len in [5, 4] {
                     if len <= max && mask3 & 1 << len != 0 {
-                        if let Some(t) = self.vocab.rank_word(low_bytes(word, len), len) {
+                        if let Some(t) = self.lookup_word(low_bytes(word, len), len) {
                             try_token!('next, t, len);
                         }
                     }

@@ -279,12 +279,18 @@ impl CoreBpe {
             let cache = &mut *cache;
             // Pieces up to CACHE_MAX_PIECE bytes are remembered, except
             // those starting with a character of three or more bytes (CJK
-            // runs: long and rarely repeated).
+            // runs: long and rarely repeated) and while the cache does not
+            // pay (random text).
             let wide = wide_script(piece);
-            let hash = if piece.len() <= CACHE_MAX_PIECE && !wide {
+            let hash = if piece.len() <= CACHE_MAX_PIECE && !wide && cache.enabled() {
                 let hash = PieceCache::hash(piece);
-                if let Some(ids) = cache.get(piece, hash) {
+                let hit = cache.get(piece, hash);
+                let found = hit.is_some();
+                if let Some(ids) = hit {
                     out.extend_from_slice(ids);
+                }
+                cache.record(found);
+                if found {
                     return;
                 }
                 Some(hash)

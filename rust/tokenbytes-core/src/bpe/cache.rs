@@ -125,6 +125,13 @@ impl ValidMemo {
     }
 }
 
+/// The piece cache's hit rate is judged over this many lookups...
+const WINDOW: u32 = 1024;
+/// ...and when fewer than a quarter hit, this many pieces skip the cache
+/// (a miss costs a lookup and an insert; a hit saves a merge of a short
+/// piece, worth a few misses). It is tried again afterwards.
+const BYPASS: u32 = 16 * 1024;
+
 /// log2 of the number of index slots of the piece cache.
 const PIECE_SLOT_BITS: u32 = 17;
 /// The piece cache is emptied when it holds this many pieces.
@@ -154,6 +161,9 @@ pub(super) struct PieceCache {
     pub(super) valid: ValidMemo,
     /// Scratch of the backtracking merge.
     pub(super) scratch: super::backtrack::Scratch,
+    /// Lookups and hits in the current window, pieces left to bypass.
+    window: (u32, u32),
+    bypass: u32,
 }
 
 impl Default for PieceCache {
@@ -167,6 +177,8 @@ impl Default for PieceCache {
             pairs: PairMemo::default(),
             valid: ValidMemo::default(),
             scratch: Default::default(),
+            window: (0, 0),
+            bypass: 0,
         }
     }
 }
@@ -175,9 +187,35 @@ impl PieceCache {
     /// Forget everything and remember results for encoder `owner`.
     pub(super) fn reset(&mut self, owner: u64) {
         self.owner = owner;
+        self.window = (0, 0);
+        self.bypass = 0;
         self.clear_pieces();
         self.pairs.clear();
         self.valid.clear();
+    }
+
+    /// Whether to use the cache for the next piece (false while bypassing
+    /// it after a window of poor hits).
+    #[inline]
+    pub(super) fn enabled(&mut self) -> bool {
+        if self.bypass > 0 {
+            self.bypass -= 1;
+            return false;
+        }
+        true
+    }
+
+    /// Count one lookup; start bypassing after a poor window.
+    #[inline]
+    pub(super) fn record(&mut self, hit: bool) {
+        self.window.0 += 1;
+        self.window.1 += u32::from(hit);
+        if self.window.0 >= WINDOW {
+            if self.window.1 * 4 < self.window.0 {
+                self.bypass = BYPASS;
+            }
+            self.window = (0, 0);
+        }
     }
 
     fn clear_pieces(&mut self) {

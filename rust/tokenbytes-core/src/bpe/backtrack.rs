@@ -441,6 +441,32 @@ fn load_word(b: &[u8]) -> u64 {
     }
 }
 
+/// Whether `s` starts and ends on UTF-8 character boundaries: it does not
+/// start with a continuation byte and its last character has exactly the
+/// bytes its first byte announces. (Valid UTF-8 has both properties.)
+#[inline]
+fn whole_chars(s: &[u8]) -> bool {
+    let Some(&first) = s.first() else {
+        return false;
+    };
+    if first & 0xC0 == 0x80 {
+        return false;
+    }
+    // Back over at most three continuation bytes to the last lead byte.
+    let mut i = s.len() - 1;
+    while i > 0 && s.len() - i < 4 && s[i] & 0xC0 == 0x80 {
+        i -= 1;
+    }
+    let need = match s[i] {
+        0..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xFF => 4,
+        _ => return false,
+    };
+    s.len() - i == need
+}
+
 /// The `len` (1 to 8) low bytes of `w`.
 #[inline(always)]
 fn low_bytes(w: u64, len: usize) -> u64 {
@@ -525,6 +551,7 @@ impl CoreBpe {
     ) {
         let n = piece.len();
         let bt = self.backtracker();
+        let filter = self.filter();
         let base = out.len();
         let steps = &mut scratch.steps;
         steps.clear();
@@ -598,7 +625,10 @@ impl CoreBpe {
             if max >= 3 {
                 let (rank3, mask3) = bt.prefix(rest);
                 let word = load_word(rest);
-                if max >= 6 && mask3 & LONG6 != 0 {
+                if max >= 6
+                    && mask3 & LONG6 != 0
+                    && filter.may_contain(super::filter::hash_prefix6(low_bytes(word, 6)))
+                {
                     let (rank6, mask6) = bt.prefix6(rest);
                     if max > MASK6_MAX && mask6 & 1 != 0 {
                         for len in (MASK6_MAX + 1..=max).rev() {
@@ -710,10 +740,14 @@ impl CoreBpe {
         let (mut xi, mut yi) = (bt.info(self, x), bt.info(self, y));
         let (mut lx, mut ly) = (self.token_len(x), self.token_len(y));
         let mut top = joined_absent;
+        // Every crossing span contains the two bytes at the boundary; when
+        // no token that is not valid UTF-8 contains them, a span cut inside
+        // a character cannot be a token.
+        let utf8_only = at > 0 && at < piece.len() && !bt.crosses(piece[at - 1], piece[at]);
         loop {
             let from = at.checked_sub(lx)?;
             let span = piece.get(from..at + ly)?;
-            let c = if top {
+            let c = if top || (utf8_only && !whole_chars(span)) {
                 top = false;
                 u64::MAX
             } else {
@@ -747,5 +781,28 @@ impl CoreBpe {
                 ly = self.token_len(y);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_chars;
+
+    #[test]
+    fn whole_chars_matches_utf8_edges() {
+        // Every short byte string that is valid UTF-8 passes; cut
+        // characters do not.
+        let text = "a中é😀b文";
+        let bytes = text.as_bytes();
+        for i in 0..bytes.len() {
+            for j in i + 1..=bytes.len() {
+                let s = &bytes[i..j];
+                let valid = std::str::from_utf8(s).is_ok();
+                assert_eq!(whole_chars(s), valid, "{s:?}");
+            }
+        }
+        assert!(!whole_chars(b""));
+        assert!(!whole_chars(b"\x80"));
+        assert!(!whole_chars(b"a\xe4\xb8"));
     }
 }

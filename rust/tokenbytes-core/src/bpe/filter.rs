@@ -44,6 +44,14 @@ pub(super) fn hash_words(w: u64, tail: u64, len: usize) -> u64 {
     mix(hash_word(w, len) ^ tail)
 }
 
+/// Hash of the key "some token of six or more bytes starts with these six
+/// bytes" (held, with two zero bytes above them, in `w`): distinct from
+/// every string's hash by its length tag.
+#[inline(always)]
+pub(super) fn hash_prefix6(w: u64) -> u64 {
+    hash_word(w, 0x106)
+}
+
 /// Hash of any byte string (same values as [`hash_word`] and
 /// [`hash_words`] for their lengths).
 #[inline]
@@ -76,23 +84,31 @@ impl TokenFilter {
     /// The filter of every token of `vocab` (a few milliseconds for
     /// 200,000 tokens).
     pub(super) fn new(vocab: &Vocab) -> Self {
-        // About 20 bits per token.
-        let n = (vocab.len() / 24).next_power_of_two().max(64);
+        // Keys: every token, and the first six bytes of every token of six
+        // or more ([`hash_prefix6`]). About 20 bits per key.
+        let keys = vocab.len() + vocab.iter().filter(|(b, _)| b.len() >= 6).count();
+        let n = (keys / 24).next_power_of_two().max(64);
         let mut filter = Self {
             blocks: vec![[0u64; 8]; n].into_boxed_slice(),
             shift: 64 - n.trailing_zeros(),
         };
         for (bytes, _) in vocab.iter() {
-            let h = hash_bytes(bytes);
-            let i = (h >> filter.shift) as usize;
-            if let Some(block) = filter.blocks.get_mut(i) {
-                for k in 0..4 {
-                    let bit = (h >> (9 * k)) as usize & 511;
-                    block[bit / 64] |= 1 << (bit % 64);
-                }
+            filter.insert(hash_bytes(bytes));
+            if let Some(six) = bytes.get(..6) {
+                filter.insert(hash_prefix6(word(six)));
             }
         }
         filter
+    }
+
+    fn insert(&mut self, h: u64) {
+        let i = (h >> self.shift) as usize;
+        if let Some(block) = self.blocks.get_mut(i) {
+            for k in 0..4 {
+                let bit = (h >> (9 * k)) as usize & 511;
+                block[bit / 64] |= 1 << (bit % 64);
+            }
+        }
     }
 
     /// Whether the string of hash `h` may be a token (false: certainly

@@ -6,10 +6,14 @@
 //! adjacent pair whose concatenation has the lowest rank is merged, leftmost
 //! first on ties, until no adjacent pair is a token.
 //!
-//! Two implementations give identical output: a scan over a small vector for
-//! short pieces (cache friendly, O(n·m) for n bytes and m merges) and a
-//! binary heap over a linked list for long pieces (O(n log n)), so no input
-//! is quadratic.
+//! Several implementations give identical output: the merge loop as a scan
+//! over a small vector for short pieces (cache friendly, O(n·m) for n bytes
+//! and m merges), as a heap over a linked list for longer ones (O(n log n)),
+//! and a backtracking search over token boundaries that never runs the merges
+//! (`backtrack`, linear; used for CJK runs from 9 bytes and for other pieces
+//! longer than the piece cache's limit), so no input is quadratic. Which one
+//! runs is only a speed choice; the tests compare them with a plain
+//! reference on random and real vocabularies.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;

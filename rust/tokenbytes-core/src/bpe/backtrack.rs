@@ -49,6 +49,28 @@
 //! consumes its right part, whichever comes first (ties: the leftmost pair
 //! wins). Tokens whose trees are not rank-ordered are checked by running the
 //! merge loop on the two tokens' bytes.
+//!
+//! Shortcuts, each exact:
+//! * If `a + b` is itself a token they are never neighbours (once both are
+//!   formed, that join is available). Whether it is a token is known without
+//!   a lookup: the search tried every longer token at `a`'s start and keeps
+//!   the set of lengths it found.
+//! * Every crossing span contains the two bytes around the boundary. A
+//!   table of byte pairs that occur inside tokens that are not valid UTF-8
+//!   tells when only whole-character spans can be tokens; spans cut inside
+//!   a character are then skipped, and two single characters are
+//!   neighbours exactly when their join is not a token.
+//! * Results are memoized per thread (`ValidMemo`).
+//!
+//! # Finding the candidates
+//!
+//! At each position the tokens that start there are tried longest first. A
+//! table keyed by the first three bytes gives the three-byte token and
+//! which lengths 4 and 5 exist, and whether longer ones do; a table keyed by
+//! the first six bytes gives the six-byte token and the lengths 7 to 69 (then
+//! each length is looked up). A Bloom filter (`filter`) answers most
+//! lookups of strings that are not tokens, and of six-byte prefixes that
+//! start no token, without touching the big tables.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 

@@ -205,9 +205,9 @@ fn slot_of(key: u64, shift: u32) -> usize {
 /// The search state of one token of the current path.
 #[derive(Clone, Copy)]
 pub(super) struct Step {
-    /// Bit `len` for each token length (below 64) found at the token's
+    /// Bit `len` for each token length (below 32) found at the token's
     /// start, from the longest down to the token's own.
-    found: u64,
+    found: u32,
     len: u32,
     flags: u8,
 }
@@ -585,14 +585,14 @@ impl CoreBpe {
         // up to `pos`, shorter than the token that failed).
         let mut limit = usize::MAX;
         // Lengths of the tokens found at `pos` so far.
-        let mut found = 0u64;
+        let mut found = 0u32;
         // Take token `t` of `len` bytes at `pos` if the rest can still be
         // covered from its end (as far as known), it is reachable and it
         // can follow the previous token.
         macro_rules! try_token {
             ($next:lifetime, $t:expr, $len:expr) => {{
                 let (t, len): (Rank, usize) = ($t, $len);
-                if len < 64 {
+                if len < 32 {
                     found |= 1 << len;
                 }
                 let end = pos + len;
@@ -617,7 +617,7 @@ impl CoreBpe {
                             // The two joined are a token (known from the
                             // lengths found at the previous start): never
                             // neighbours.
-                            Some(prev) if (prev.len as usize + len) < 64 => {
+                            Some(prev) if (prev.len as usize + len) < 32 => {
                                 prev.found >> (prev.len as usize + len) & 1 == 0
                                     && compatible(out[out.len() - 1], t, pos, true)
                             }

@@ -45,7 +45,7 @@ const PARALLEL_MIN_BYTES: usize = 64 << 10;
 /// ids are ready (that needs the GIL) and otherwise encodes texts itself
 /// with the GIL released. So no core sits idle while lists are built, and
 /// no more than `threads` threads compete for the cores. The first error in
-/// input order is raised (the workers stop taking new texts).
+/// input order is raised.
 fn batch_to_lists<'py>(
     py: Python<'py>,
     ints: &IdInts,
@@ -68,6 +68,13 @@ fn batch_to_lists<'py>(
     let pool = tokenbytes_core::parallel::pool(threads - 1).map_err(to_py)?;
     let slots: Vec<OnceLock<tokenbytes_core::Result<Vec<Rank>>>> =
         (0..n).map(|_| OnceLock::new()).collect();
+    // Texts are claimed in input order, except that large ones (an eighth
+    // of a thread's share or more) go first, largest first: a large text
+    // claimed last would leave the other threads idle at the end.
+    let large = total / (8 * threads);
+    let mut order: Vec<usize> = (0..n).filter(|&i| texts[i].len() >= large).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+    order.extend((0..n).filter(|&i| texts[i].len() < large));
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     // A panic in `f` (a bug) is re-raised on this thread, where PyO3 turns
@@ -78,10 +85,10 @@ fn batch_to_lists<'py>(
         if stop.load(Ordering::Relaxed) {
             return false;
         }
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(text) = texts.get(i) else {
+        let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return false;
         };
+        let text = texts[i];
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(text))).unwrap_or_else(
             |payload| {
                 if let Ok(mut p) = panic.lock() {
@@ -92,9 +99,9 @@ fn batch_to_lists<'py>(
                 ))
             },
         );
-        if r.is_err() {
-            stop.store(true, Ordering::Relaxed);
-        }
+        // An error does not stop the others: texts before it in input order
+        // may not be claimed yet, and the caller raises it when it gets
+        // there (then everyone stops).
         let _ = slots[i].set(r);
         true
     };

@@ -132,6 +132,9 @@ const WINDOW: u32 = 1024;
 /// piece, worth a few misses). It is tried again afterwards.
 const BYPASS: u32 = 16 * 1024;
 
+/// The cache is judged only once it holds this many pieces.
+const WARM_ENTRIES: usize = 8 * 1024;
+
 /// log2 of the number of index slots of the piece cache.
 const PIECE_SLOT_BITS: u32 = 17;
 /// The piece cache is emptied when it holds this many pieces.
@@ -211,7 +214,9 @@ impl PieceCache {
         self.window.0 += 1;
         self.window.1 += u32::from(hit);
         if self.window.0 >= WINDOW {
-            if self.window.1 * 4 < self.window.0 {
+            // A cache still filling up (just created or cleared) is not
+            // judged: its misses say nothing yet.
+            if self.entries.len() >= WARM_ENTRIES && self.window.1 * 4 < self.window.0 {
                 self.bypass = BYPASS;
             }
             self.window = (0, 0);

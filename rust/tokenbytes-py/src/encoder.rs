@@ -150,13 +150,18 @@ fn batch_to_lists<'py>(
 /// ids (huge special-token ids) get a new one each time.
 const MAX_SHARED_ID: usize = 1 << 21;
 
-/// The Python `int` of every token id, created on first use and shared by
-/// all the lists an encoder returns (Python ints are immutable; CPython
-/// shares its small ints the same way). Building a list then costs a
-/// reference-count increment per id instead of an allocation.
-#[derive(Default)]
+/// Lists shorter than this are built from new ints until the shared ints
+/// exist (creating all of them takes a few milliseconds).
+const SHARED_INTS_MIN_LIST: usize = 1024;
+
+/// The Python `int` of every token id, shared by all the lists an encoder
+/// returns (Python ints are immutable; CPython shares its small ints the
+/// same way). Building a list then costs a reference-count increment per id
+/// instead of an allocation. They are created all at once, in id order, the
+/// first time a long list is built: allocated one after the other, the ints
+/// of frequent tokens (low ranks) sit close together in memory.
 struct IdInts {
-    cells: std::sync::OnceLock<Box<[PyOnceLock<Py<PyAny>>]>>,
+    ints: PyOnceLock<Box<[Py<PyAny>]>>,
     bound: usize,
 }
 
@@ -164,36 +169,39 @@ impl IdInts {
     /// Ints for ids below `bound` (capped at [`MAX_SHARED_ID`]).
     fn new(bound: usize) -> Self {
         Self {
-            cells: std::sync::OnceLock::new(),
+            ints: PyOnceLock::new(),
             bound: bound.min(MAX_SHARED_ID),
         }
     }
 
-    /// A Python int equal to `id`.
+    /// A new Python int equal to `id`.
     #[inline]
     fn fresh<'py>(py: Python<'py>, id: Rank) -> Bound<'py, PyAny> {
         let Ok(int) = id.into_pyobject(py);
         int.into_any()
     }
 
-    /// The shared Python int equal to `id`.
-    #[inline]
-    fn int<'py>(&self, py: Python<'py>, id: Rank) -> Bound<'py, PyAny> {
-        let cells = self
-            .cells
-            .get_or_init(|| (0..self.bound).map(|_| PyOnceLock::new()).collect());
-        match cells.get(id as usize) {
-            Some(cell) => cell
-                .get_or_init(py, || Self::fresh(py, id).unbind())
-                .bind(py)
-                .clone(),
-            None => Self::fresh(py, id),
-        }
-    }
-
     /// A new `list[int]` of `ids`.
     fn list<'py>(&self, py: Python<'py>, ids: &[Rank]) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, ids.iter().map(|&id| self.int(py, id)))
+        let shared = match self.ints.get(py) {
+            Some(ints) => Some(ints),
+            None if ids.len() >= SHARED_INTS_MIN_LIST => Some(self.ints.get_or_init(py, || {
+                (0..self.bound)
+                    .map(|id| Self::fresh(py, id as Rank).unbind())
+                    .collect()
+            })),
+            None => None,
+        };
+        match shared {
+            Some(ints) => PyList::new(
+                py,
+                ids.iter().map(|&id| match ints.get(id as usize) {
+                    Some(int) => int.bind(py).clone(),
+                    None => Self::fresh(py, id),
+                }),
+            ),
+            None => PyList::new(py, ids.iter().map(|&id| Self::fresh(py, id))),
+        }
     }
 }
 

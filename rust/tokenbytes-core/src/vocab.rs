@@ -295,6 +295,22 @@ impl Vocab {
         self.table.get(bytes, &self.arena, &self.offsets)
     }
 
+    /// The rank of the token made of the `len` (1 to 8) low bytes of `word`
+    /// (little endian, higher bytes zero), if there is one.
+    #[inline]
+    #[must_use]
+    pub fn rank_word(&self, word: u64, len: usize) -> Option<Rank> {
+        self.table.get_word(word, len)
+    }
+
+    /// The rank of the token of `len` (9 to 12) bytes whose first eight are
+    /// `word` and the rest the low bytes of `tail`, if there is one.
+    #[inline]
+    #[must_use]
+    pub fn rank_words(&self, word: u64, tail: u64, len: usize) -> Option<Rank> {
+        self.table.get_words(word, tail, len)
+    }
+
     /// The rank of a single byte (always exists).
     #[inline]
     #[must_use]

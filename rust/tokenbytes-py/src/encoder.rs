@@ -6,6 +6,7 @@ use std::sync::Arc;
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString};
 use rustc_hash::FxHashSet;
 use tokenbytes_core::special::{Selection, SpecialPolicy, SpecialTokens};
@@ -31,83 +32,177 @@ fn run<T: Send>(
     }
 }
 
-/// Batches with at least this many bytes in total are encoded in chunks of
-/// about `STREAM_CHUNK_BYTES`, so that building the Python lists of one
-/// chunk (which needs the GIL, ~20 ns per token) overlaps with encoding the
-/// next one on the pool.
-const STREAM_MIN_BYTES: usize = 1 << 20;
-const STREAM_CHUNK_BYTES: usize = 256 << 10;
+/// Batches smaller than this (in bytes) are encoded on the calling thread
+/// alone: starting helpers costs more than it saves.
+const PARALLEL_MIN_BYTES: usize = 64 << 10;
 
-/// Encode `texts` with `f` on `threads` workers and return a list of lists,
-/// in input order. The GIL is released while encoding.
+/// Encode `texts` with `f` on `threads` threads and return a list of lists,
+/// in input order.
+///
+/// The calling thread is one of the `threads`: `threads - 1` pool workers
+/// take texts in order from a shared counter and store their ids; the
+/// calling thread builds the Python list of the next text as soon as its
+/// ids are ready (that needs the GIL) and otherwise encodes texts itself
+/// with the GIL released. So no core sits idle while lists are built, and
+/// no more than `threads` threads compete for the cores. The first error in
+/// input order is raised.
 fn batch_to_lists<'py>(
     py: Python<'py>,
+    ints: &IdInts,
     texts: &[&str],
     threads: usize,
     f: impl Fn(&str) -> tokenbytes_core::Result<Vec<Rank>> + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
-    use tokenbytes_core::parallel;
-    let total: usize = texts.iter().map(|t| t.len()).sum();
-    if threads <= 1 || total < STREAM_MIN_BYTES || texts.len() < 4 {
-        let lists = py
-            .detach(|| parallel::map(texts, threads, |t| f(t)))
-            .map_err(to_py)?;
-        return PyList::new(py, lists);
-    }
-    let mut chunks: Vec<&[&str]> = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, t) in texts.iter().enumerate() {
-        bytes += t.len();
-        if bytes >= STREAM_CHUNK_BYTES {
-            chunks.push(&texts[start..=i]);
-            start = i + 1;
-            bytes = 0;
-        }
-    }
-    if start < texts.len() {
-        chunks.push(&texts[start..]);
-    }
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+    let n = texts.len();
     let out = PyList::empty(py);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<tokenbytes_core::Result<Vec<Vec<Rank>>>>(2);
-    let (f, chunks_ref) = (&f, &chunks);
-    std::thread::scope(|scope| -> PyResult<()> {
-        scope.spawn(move || {
-            // A panic must not cross the scope (it would re-panic in this
-            // thread); the receiver then sees the channel close early.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                for chunk in chunks_ref {
-                    let r = parallel::map(chunk, threads, |t| f(t));
-                    let failed = r.is_err();
-                    if tx.send(r).is_err() || failed {
-                        break;
-                    }
+    let total: usize = texts.iter().map(|t| t.len()).sum();
+    if threads <= 1 || n < 2 || total < PARALLEL_MIN_BYTES {
+        for t in texts {
+            let ids = run(py, t.len(), || f(t))?;
+            out.append(ints.list(py, &ids)?)?;
+        }
+        return Ok(out);
+    }
+    let pool = tokenbytes_core::parallel::pool(threads - 1).map_err(to_py)?;
+    let slots: Vec<OnceLock<tokenbytes_core::Result<Vec<Rank>>>> =
+        (0..n).map(|_| OnceLock::new()).collect();
+    // Texts are claimed in input order, except that large ones (an eighth
+    // of a thread's share or more) go first, largest first: a large text
+    // claimed last would leave the other threads idle at the end.
+    let large = total / (8 * threads);
+    let mut order: Vec<usize> = (0..n).filter(|&i| texts[i].len() >= large).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+    order.extend((0..n).filter(|&i| texts[i].len() < large));
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    // A panic in `f` (a bug) is re-raised on this thread, where PyO3 turns
+    // it into an exception; its slot gets an error so nobody waits on it.
+    let panic = std::sync::Mutex::new(None);
+    // Claim the next unclaimed text and encode it; false when none is left.
+    let work = || -> bool {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+            return false;
+        };
+        let text = texts[i];
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(text))).unwrap_or_else(
+            |payload| {
+                if let Ok(mut p) = panic.lock() {
+                    p.get_or_insert(payload);
                 }
-            }));
-        });
-        // `rx` lives in this closure only: on an early return it is
-        // dropped before the scope joins the producer, whose next send
-        // then fails and ends it.
-        let mut rx = rx;
-        for _ in 0..chunks.len() {
-            let (msg, back) = py.detach(move || (rx.recv(), rx));
-            rx = back;
-            match msg {
-                Ok(Ok(lists)) => {
-                    for ids in lists {
-                        out.append(PyList::new(py, ids)?)?;
-                    }
+                Err(tokenbytes_core::Error::InvalidArgument(
+                    "internal error: the encoder panicked".into(),
+                ))
+            },
+        );
+        // An error does not stop the others: texts before it in input order
+        // may not be claimed yet, and the caller raises it when it gets
+        // there (then everyone stops).
+        let _ = slots[i].set(r);
+        true
+    };
+    pool.in_place_scope(|scope| {
+        for _ in 0..threads - 1 {
+            scope.spawn(|_| while work() {});
+        }
+        let result = (|| -> PyResult<()> {
+            for (i, slot) in slots.iter().enumerate() {
+                if slot.get().is_none() {
+                    py.detach(|| {
+                        while slot.get().is_none() {
+                            // Help while this text is being encoded
+                            // elsewhere; once everything is claimed, wait.
+                            if !work() {
+                                std::thread::yield_now();
+                            }
+                        }
+                    });
                 }
-                Ok(Err(e)) => return Err(to_py(e)),
-                Err(_) => {
-                    return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                        "internal error: the batch encoder stopped before the end of the batch",
-                    ))
+                match slot.get() {
+                    Some(Ok(ids)) => out.append(ints.list(py, ids)?)?,
+                    Some(Err(e)) => {
+                        if let Some(payload) = panic.lock().ok().and_then(|mut p| p.take()) {
+                            std::panic::resume_unwind(payload);
+                        }
+                        return Err(to_py(e.clone()));
+                    }
+                    None => {
+                        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                            "internal error: batch item {i} was not encoded"
+                        )))
+                    }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })();
+        // On an early return, let the workers stop taking texts.
+        stop.store(true, Ordering::Relaxed);
+        result
     })?;
     Ok(out)
+}
+
+/// Token ids below this get a shared Python `int` (see [`IdInts`]); larger
+/// ids (huge special-token ids) get a new one each time.
+const MAX_SHARED_ID: usize = 1 << 21;
+
+/// Lists shorter than this are built from new ints until the shared ints
+/// exist (creating all of them takes a few milliseconds).
+const SHARED_INTS_MIN_LIST: usize = 1024;
+
+/// The Python `int` of every token id, shared by all the lists an encoder
+/// returns (Python ints are immutable; CPython shares its small ints the
+/// same way). Building a list then costs a reference-count increment per id
+/// instead of an allocation. They are created all at once, in id order, the
+/// first time a long list is built: allocated one after the other, the ints
+/// of frequent tokens (low ranks) sit close together in memory.
+struct IdInts {
+    ints: PyOnceLock<Box<[Py<PyAny>]>>,
+    bound: usize,
+}
+
+impl IdInts {
+    /// Ints for ids below `bound` (capped at [`MAX_SHARED_ID`]).
+    fn new(bound: usize) -> Self {
+        Self {
+            ints: PyOnceLock::new(),
+            bound: bound.min(MAX_SHARED_ID),
+        }
+    }
+
+    /// A new Python int equal to `id`.
+    #[inline]
+    fn fresh<'py>(py: Python<'py>, id: Rank) -> Bound<'py, PyAny> {
+        let Ok(int) = id.into_pyobject(py);
+        int.into_any()
+    }
+
+    /// A new `list[int]` of `ids`.
+    fn list<'py>(&self, py: Python<'py>, ids: &[Rank]) -> PyResult<Bound<'py, PyList>> {
+        let shared = match self.ints.get(py) {
+            Some(ints) => Some(ints),
+            None if ids.len() >= SHARED_INTS_MIN_LIST => Some(self.ints.get_or_init(py, || {
+                (0..self.bound)
+                    .map(|id| Self::fresh(py, id as Rank).unbind())
+                    .collect()
+            })),
+            None => None,
+        };
+        match shared {
+            Some(ints) => PyList::new(
+                py,
+                ids.iter().map(|&id| match ints.get(id as usize) {
+                    Some(int) => int.bind(py).clone(),
+                    None => Self::fresh(py, id),
+                }),
+            ),
+            None => PyList::new(py, ids.iter().map(|&id| Self::fresh(py, id))),
+        }
+    }
 }
 
 /// The compiled encoder shared by every Python `Encoding` built from it.
@@ -115,6 +210,18 @@ fn batch_to_lists<'py>(
 #[pyclass(frozen, module = "tokenbytes._core", name = "CoreBpe")]
 pub struct PyCoreBpe {
     pub inner: Arc<CoreBpe>,
+    ints: IdInts,
+}
+
+impl PyCoreBpe {
+    fn wrap(bpe: CoreBpe) -> Self {
+        let top = bpe.specials().iter().map(|(_, r)| r).max().unwrap_or(0);
+        let bound = (bpe.vocab().rank_bound() as usize).max(top as usize + 1);
+        Self {
+            inner: Arc::new(bpe),
+            ints: IdInts::new(bound),
+        }
+    }
 }
 
 fn build(vocab: Vocab, specials: Vec<(String, Rank)>, pattern: &str) -> PyResult<CoreBpe> {
@@ -352,9 +459,11 @@ impl PyCoreBpe {
             pairs.push((bytes.as_bytes().to_vec(), rank_of(&v, "rank")?));
         }
         let specials = specials_from_dict(special_tokens)?;
-        Ok(Self {
-            inner: Arc::new(build(Vocab::new(pairs).map_err(to_py)?, specials, pattern)?),
-        })
+        Ok(Self::wrap(build(
+            Vocab::new(pairs).map_err(to_py)?,
+            specials,
+            pattern,
+        )?))
     }
 
     /// Build from the content of a `.tiktoken` rank file (already
@@ -368,9 +477,7 @@ impl PyCoreBpe {
     ) -> PyResult<Self> {
         let specials = specials_from_dict(special_tokens)?;
         let vocab = py.detach(|| Vocab::from_tiktoken(data)).map_err(to_py)?;
-        Ok(Self {
-            inner: Arc::new(build(vocab, specials, pattern)?),
-        })
+        Ok(Self::wrap(build(vocab, specials, pattern)?))
     }
 
     /// The pre-tokenizer pattern.
@@ -410,25 +517,31 @@ impl PyCoreBpe {
     }
 
     /// Encode with no special-token handling.
-    fn encode_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Vec<Rank>> {
+    fn encode_ordinary<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'py, PyString>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let text = text_of(text)?;
         let text: &str = &text;
-        run(py, text.len(), || self.inner.encode_ordinary(text))
+        let ids = run(py, text.len(), || self.inner.encode_ordinary(text))?;
+        self.ints.list(py, &ids)
     }
 
     /// Encode under tiktoken's special-token policy (see `policy`).
     #[pyo3(signature = (text, allowed_special, disallowed_special))]
-    fn encode(
+    fn encode<'py>(
         &self,
-        py: Python<'_>,
-        text: &Bound<'_, PyString>,
-        allowed_special: &Bound<'_, PyAny>,
-        disallowed_special: &Bound<'_, PyAny>,
-    ) -> PyResult<Vec<Rank>> {
+        py: Python<'py>,
+        text: &Bound<'py, PyString>,
+        allowed_special: &Bound<'py, PyAny>,
+        disallowed_special: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let pol = policy(allowed_special, disallowed_special)?;
         let text = text_of(text)?;
         let text: &str = &text;
-        run(py, text.len(), || self.inner.encode(text, &pol))
+        let ids = run(py, text.len(), || self.inner.encode(text, &pol))?;
+        self.ints.list(py, &ids)
     }
 
     /// Stable tokens and possible completions (tiktoken's unstable API).
@@ -489,7 +602,9 @@ impl PyCoreBpe {
         let owned = strings_of(texts)?;
         let cows = texts_of(&owned)?;
         let texts: Vec<&str> = cows.iter().map(AsRef::as_ref).collect();
-        batch_to_lists(py, &texts, num_threads, |t| self.inner.encode_ordinary(t))
+        batch_to_lists(py, &self.ints, &texts, num_threads, |t| {
+            self.inner.encode_ordinary(t)
+        })
     }
 
     /// Encode many texts in parallel under one special-token policy.
@@ -506,17 +621,25 @@ impl PyCoreBpe {
         let cows = texts_of(&owned)?;
         let texts: Vec<&str> = cows.iter().map(AsRef::as_ref).collect();
         let pol = policy(allowed_special, disallowed_special)?;
-        batch_to_lists(py, &texts, num_threads, |t| self.inner.encode(t, &pol))
+        batch_to_lists(py, &self.ints, &texts, num_threads, |t| {
+            self.inner.encode(t, &pol)
+        })
     }
 
     /// Encode arbitrary bytes (need not be UTF-8).
-    fn encode_bytes(&self, py: Python<'_>, data: &[u8]) -> PyResult<Vec<Rank>> {
-        run(py, data.len(), || self.inner.encode_bytes(data))
+    fn encode_bytes<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        let ids = run(py, data.len(), || self.inner.encode_bytes(data))?;
+        self.ints.list(py, &ids)
     }
 
     /// BPE of one piece, without pre-tokenization.
-    fn encode_single_piece(&self, py: Python<'_>, piece: &[u8]) -> Vec<Rank> {
-        py.detach(|| self.inner.encode_piece(piece))
+    fn encode_single_piece<'py>(
+        &self,
+        py: Python<'py>,
+        piece: &[u8],
+    ) -> PyResult<Bound<'py, PyList>> {
+        let ids = py.detach(|| self.inner.encode_piece(piece));
+        self.ints.list(py, &ids)
     }
 
     /// The id of a byte string that is exactly one token.

@@ -75,6 +75,66 @@ impl PairMemo {
     }
 }
 
+/// log2 of the number of entries of the compatibility memo.
+const VALID_BITS: u32 = 15;
+
+/// Direct-mapped memo of `(left rank, right rank) → bool` (whether the two
+/// tokens can be neighbours, see `backtrack`). One `u64` per entry: both
+/// ranks (below 2^28), the answer and a used bit, so it stays small enough
+/// for the L2 cache.
+pub(super) struct ValidMemo {
+    entries: Box<[u64]>,
+}
+
+impl Default for ValidMemo {
+    fn default() -> Self {
+        Self {
+            entries: vec![0; 1 << VALID_BITS].into_boxed_slice(),
+        }
+    }
+}
+
+impl ValidMemo {
+    const USED: u64 = 1 << 63;
+    const YES: u64 = 1 << 62;
+
+    pub(super) fn clear(&mut self) {
+        self.entries.fill(0);
+    }
+
+    /// The memoized answer for `(left, right)`, or `compute()` remembered.
+    #[inline(always)]
+    pub(super) fn get_or(
+        &mut self,
+        left: Rank,
+        right: Rank,
+        compute: impl FnOnce() -> bool,
+    ) -> bool {
+        let key = Self::USED | u64::from(left) << 28 | u64::from(right);
+        let h = (u64::from(left) << 32 | u64::from(right)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let idx = (h >> (64 - VALID_BITS)) as usize & (self.entries.len() - 1);
+        let Some(e) = self.entries.get_mut(idx) else {
+            return compute();
+        };
+        if *e & !Self::YES == key {
+            return *e & Self::YES != 0;
+        }
+        let yes = compute();
+        *e = key | if yes { Self::YES } else { 0 };
+        yes
+    }
+}
+
+/// The piece cache's hit rate is judged over this many lookups...
+const WINDOW: u32 = 1024;
+/// ...and when fewer than a quarter hit, this many pieces skip the cache
+/// (a miss costs a lookup and an insert; a hit saves a merge of a short
+/// piece, worth a few misses). It is tried again afterwards.
+const BYPASS: u32 = 16 * 1024;
+
+/// The cache is judged only once it holds this many pieces.
+const WARM_ENTRIES: usize = 8 * 1024;
+
 /// log2 of the number of index slots of the piece cache.
 const PIECE_SLOT_BITS: u32 = 17;
 /// The piece cache is emptied when it holds this many pieces.
@@ -100,6 +160,13 @@ pub(super) struct PieceCache {
     bytes: Vec<u8>,
     ranks: Vec<Rank>,
     pub(super) pairs: PairMemo,
+    /// Compatibility of token pairs for the backtracking merge.
+    pub(super) valid: ValidMemo,
+    /// Scratch of the backtracking merge.
+    pub(super) scratch: super::backtrack::Scratch,
+    /// Lookups and hits in the current window, pieces left to bypass.
+    window: (u32, u32),
+    bypass: u32,
 }
 
 impl Default for PieceCache {
@@ -111,6 +178,10 @@ impl Default for PieceCache {
             bytes: Vec::new(),
             ranks: Vec::new(),
             pairs: PairMemo::default(),
+            valid: ValidMemo::default(),
+            scratch: Default::default(),
+            window: (0, 0),
+            bypass: 0,
         }
     }
 }
@@ -119,8 +190,37 @@ impl PieceCache {
     /// Forget everything and remember results for encoder `owner`.
     pub(super) fn reset(&mut self, owner: u64) {
         self.owner = owner;
+        self.window = (0, 0);
+        self.bypass = 0;
         self.clear_pieces();
         self.pairs.clear();
+        self.valid.clear();
+    }
+
+    /// Whether to use the cache for the next piece (false while bypassing
+    /// it after a window of poor hits).
+    #[inline]
+    pub(super) fn enabled(&mut self) -> bool {
+        if self.bypass > 0 {
+            self.bypass -= 1;
+            return false;
+        }
+        true
+    }
+
+    /// Count one lookup; start bypassing after a poor window.
+    #[inline]
+    pub(super) fn record(&mut self, hit: bool) {
+        self.window.0 += 1;
+        self.window.1 += u32::from(hit);
+        if self.window.0 >= WINDOW {
+            // A cache still filling up (just created or cleared) is not
+            // judged: its misses say nothing yet.
+            if self.entries.len() >= WARM_ENTRIES && self.window.1 * 4 < self.window.0 {
+                self.bypass = BYPASS;
+            }
+            self.window = (0, 0);
+        }
     }
 
     fn clear_pieces(&mut self) {

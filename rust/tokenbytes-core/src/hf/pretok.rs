@@ -283,14 +283,15 @@ fn translate_onig(p: &str) -> String {
                 } else {
                     body
                 };
-                i = j + 1;
-                if chars.get(i) == Some(&'+') {
+                // `j` is at the closing brace; the loop's `i += 1` steps past it.
+                i = j;
+                if chars.get(j + 1) == Some(&'+') {
                     if let Some(a) = atom {
                         out.insert_str(a, "(?:");
                         out.push('{');
                         out.push_str(&body);
                         out.push_str("})+");
-                        i += 1;
+                        i = j + 2;
                         continue;
                     }
                 }
@@ -701,6 +702,12 @@ mod tests {
             r"(?:\p{N}{1,3})+|(?:[a]{2})+x{0,2}"
         );
         assert_eq!(translate_onig(r"(ab){3}+[]x]"), r"(?:(ab){3})+[]x]");
+        // The character right after an interval is kept (a skipped `(`,
+        // `)` or `|` once broke these patterns).
+        assert_eq!(
+            translate_onig(r"\s{4}(?!\S)|((A|B){1,4})Z|\d{1,3}(?=(?:\d{3})*\b)|x{2}|y"),
+            r"\s{4}(?!\S)|((A|B){1,4})Z|\d{1,3}(?=(?:\d{3})*\b)|x{2}|y"
+        );
         let p = Pattern::regex(r"a$").unwrap();
         let mut segs = Vec::new();
         p.find_matches("a\nb a", &mut segs).unwrap();

@@ -297,8 +297,9 @@ async def amain(args) -> int:
     encoder = ByteLM(CallableLM(lambda c: None, enc), bos=None)  # its BPE, for the oracle
     t = time.perf_counter()
     glm = GenlmLM(Timed(lambda c: None), encoder.spec.tokens, enc.n_vocab)
-    g0 = await genlm_initial(glm, EXACT)
-    await g0.cleanup()
+    from genlm.bytes import AsyncTokenByteTrie
+
+    glm.trie = AsyncTokenByteTrie.from_vocab(glm.byte_vocab, eos_byte_strings={b"<|endoftext|>"})
     results["genlm_trie_build_s"] = time.perf_counter() - t
     print(f"genlm-bytes trie over o200k built in {results['genlm_trie_build_s']:.1f} s", flush=True)
     for name, text in texts(args.bytes).items():

@@ -13,8 +13,8 @@ LMs:
   about a second per row, dominated by reading the whole distribution
   through the runtime's JSON API).
 
-genlm-bytes is not run: it needs genlm-backend, which needs torch (a 539 MB
-CUDA wheel with multi-GB CUDA dependencies on PyPI for this machine).
+genlm-bytes (which needs torch) is compared in bench/byte_lm_genlm.py, run
+from its own venv (see that script's docstring).
 
     python bench/byte_lm.py [--bytes 2000] [--smollm2]
 """

@@ -8,6 +8,7 @@ import json
 import pytest
 from test_byteprob_real import gguf
 
+from tokenbytes import cli
 from tokenbytes.cli import main
 
 
@@ -27,9 +28,20 @@ def test_bad_inputs(tmp_path, capsys) -> None:
     assert e.value.code == 2
 
 
-def test_next_byte_and_sample_on_smollm2(capsys) -> None:
+def test_next_byte_and_sample_on_smollm2(capsys, monkeypatch) -> None:
+    """Real runs; the model is loaded once (its LM rows cached across the
+    commands) to keep the test near a minute."""
     pytest.importorskip("xllamacpp")
     model = gguf()
+    loaded: list[object] = []
+    load = cli._load_byte_lm
+
+    def load_once(args):  # type: ignore[no-untyped-def]
+        if not loaded:
+            loaded.append(load(args))
+        return loaded[0]
+
+    monkeypatch.setattr(cli, "_load_byte_lm", load_once)
     assert main(["next-byte", "-m", model, "-p", "Hello, wor", "--top", "4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     rows = out["rows"]

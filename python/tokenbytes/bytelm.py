@@ -29,6 +29,7 @@ context.
 from __future__ import annotations
 
 import math
+import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -369,6 +370,107 @@ class ByteLM:
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
             raise TypeError(f"{what} must hold ints or special-token names, got {t!r}")
         return int(t)
+
+    @classmethod
+    def from_gguf(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        bos: int | Literal["auto"] | None = "auto",
+        end_tokens: Sequence[int | str] | None = None,
+        stop_tokens: Sequence[int | str] = (),
+        verbose: bool = False,
+        cache_bytes: int = 256 << 20,
+    ) -> ByteLM:
+        """The byte-level model of a GGUF model file, run on the CPU by
+        ``xllamacpp`` (`tokenbytes.lm.XLlamaCppLM`), with the tokenizer stored
+        in the file (`tokenbytes.Tokenizer.from_gguf`).
+
+        Defaults from the file's ``tokenizer.ggml.*`` metadata:
+
+        * ``bos="auto"``: ``bos_token_id`` when ``add_bos_token`` is set; else
+          the tokenizer's end-of-text token (``<|endoftext|>``, ``</s>``):
+          documents start after it in pretraining; else ``bos_token_id``.
+          Every context starts with this id (the runtime needs a non-empty
+          context).
+        * ``end_tokens=None``: ``eos_token_id`` and the end-of-text token
+          both end a text (for a chat model they differ, e.g. SmolLM2-Instruct
+          ``<|im_end|>`` and ``<|endoftext|>``).
+
+        Args:
+            path: the ``.gguf`` file.
+            n_ctx: the runtime's context window (tokens).
+            n_threads: CPU threads (``None``: the runtime's default).
+            bos, end_tokens, stop_tokens, cache_bytes: as in `ByteLM`.
+            verbose: let llama.cpp log to stderr.
+
+        Raises:
+            FileNotFoundError: no such file.
+            ValueError: not a GGUF file, or malformed (naming the file).
+            NotImplementedError: a tokenizer that is not byte-level BPE, or a
+                pre-tokenizer the byte-level layer does not handle.
+            ImportError: ``xllamacpp`` is not installed.
+            RuntimeError: the runtime cannot load the model.
+        """
+        from tokenbytes.lm import XLlamaCppLM
+        from tokenbytes.tokenizer import Tokenizer
+
+        tok = Tokenizer.from_gguf(path)
+        spec = tok.byte_level_spec()
+        meta = _core.gguf_metadata(str(path))
+
+        def meta_id(key: str) -> int | None:
+            v = meta.get(f"tokenizer.ggml.{key}")
+            ok = isinstance(v, int) and not isinstance(v, bool) and 0 <= v < len(spec.tokens)
+            return int(v) if ok else None  # type: ignore[arg-type]
+
+        eos, meta_bos = meta_id("eos_token_id"), meta_id("bos_token_id")
+        if bos == "auto":
+            if meta.get("tokenizer.ggml.add_bos_token") is True and meta_bos is not None:
+                bos = meta_bos
+            else:
+                bos = spec.eos_token_id if spec.eos_token_id is not None else meta_bos
+            if bos is None:
+                raise ValueError(f"{path}: no BOS or end-of-text token to start contexts with")
+        if end_tokens is None:
+            end_tokens = list(dict.fromkeys(t for t in (eos, spec.eos_token_id) if t is not None))
+        try:
+            import xllamacpp  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "ByteLM.from_gguf runs the model with xllamacpp: pip install xllamacpp"
+            ) from None
+        lm = XLlamaCppLM(
+            str(path),
+            spec,
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            eos_token_id=eos,
+            bos_token_id=meta_bos,
+            verbosity=None if verbose else -1,
+        )
+        return cls(
+            lm, end_tokens=end_tokens, stop_tokens=stop_tokens, bos=bos, cache_bytes=cache_bytes
+        )
+
+    def naive_next_byte_logprobs(self, prefix: bytes | str) -> npt.NDArray[np.float64]:
+        """The token-level answer that `next_byte_logprobs` corrects: encode
+        `prefix` canonically, take the LM's next-token row after it, and add
+        up each token's probability under its first byte (end tokens at
+        index 256, stop tokens folded in). Shape ``[257]`` float64, natural
+        log, not renormalized (mass on other special tokens is left out, so
+        the total is at most 1). Biased whenever the prefix may end inside a
+        token: the row only offers tokens that *follow* the prefix's last
+        token. One LM row (shared with the cache).
+        """
+        p = _as_bytes(prefix, "prefix")
+        ids = [*self._bos, *self.model.encode(p)]
+        if not ids:
+            raise ValueError("an empty context: give a prompt or a bos token")
+        row = self._fetch([ids])[0]
+        return _to_257(self.model.scatter(row))
 
     # ---------------------------------------------------------------- LM rows
 

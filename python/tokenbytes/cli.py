@@ -1,4 +1,5 @@
-"""Command line: ``tokenbytes encode|decode|count [FILES | -] --encoding NAME``.
+"""Command line: ``tokenbytes encode|decode|count [FILES | -] --encoding NAME``,
+``tokenbytes next-byte|sample --model FILE.gguf --prompt TEXT``.
 
 Files are read as bytes and encoded with `Encoding.encode_bytes`, so any file
 (valid UTF-8 or not) encodes exactly and decodes back to the same bytes.
@@ -16,7 +17,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -183,6 +184,83 @@ def cmd_count(args: argparse.Namespace, enc: Encoding, out: BinaryIO) -> None:
     _write(args, out, ("\n".join(lines) + "\n").encode())
 
 
+def _byte_label(i: int) -> str:
+    """A readable name of next-byte index `i` (256: END)."""
+    if i == 256:
+        return "END"
+    if 0x20 <= i < 0x7F or i in (9, 10, 13):
+        return repr(chr(i))
+    return f"0x{i:02x}"
+
+
+def _load_byte_lm(args: argparse.Namespace) -> Any:
+    from tokenbytes.bytelm import ByteLM
+
+    try:
+        return ByteLM.from_gguf(args.model, n_ctx=args.n_ctx, n_threads=args.threads)
+    except FileNotFoundError:
+        raise CliError(f"cannot read {args.model}: no such file") from None
+    except (ValueError, NotImplementedError, ImportError, RuntimeError, OSError) as e:
+        raise CliError(f"{args.model}: {e}") from None
+
+
+def cmd_next_byte(args: argparse.Namespace, out: BinaryIO) -> None:
+    if args.top < 1:
+        raise UsageError(f"--top must be >= 1, got {args.top}")
+    blm = _load_byte_lm(args)
+    exact = np.exp(blm.next_byte_logprobs(args.prompt))
+    naive = np.exp(blm.naive_next_byte_logprobs(args.prompt))
+    order = sorted(range(257), key=lambda i: (-max(exact[i], naive[i]), i))[: args.top]
+    if args.json:
+        rows = [
+            {"byte": i, "label": _byte_label(i), "exact": float(exact[i]), "naive": float(naive[i])}
+            for i in order
+        ]
+        payload = {"prompt": args.prompt, "rows": rows, "lm_rows": blm.rows_computed}
+        out.write((json.dumps(payload) + "\n").encode())
+        out.flush()
+        return
+    lines = [f"next byte after {args.prompt!r}", f"{'byte':>8}  {'exact':>10}  {'naive':>10}"]
+    lines += [f"{_byte_label(i):>8}  {exact[i]:10.6f}  {naive[i]:10.6f}" for i in order]
+    lines.append(
+        "exact: byte-level model (all token sequences covering the prompt); "
+        "naive: the prompt's own encoding, next token's first byte"
+    )
+    out.write(("\n".join(lines) + "\n").encode())
+    out.flush()
+
+
+def cmd_sample(args: argparse.Namespace, out: BinaryIO) -> None:
+    if args.max_bytes < 0:
+        raise UsageError(f"--max-bytes must be >= 0, got {args.max_bytes}")
+    if not (args.temperature >= 0 and np.isfinite(args.temperature)):
+        raise UsageError(f"--temperature must be >= 0, got {args.temperature}")
+    if not 0 < args.top_p <= 1:
+        raise UsageError(f"--top-p must be in (0, 1], got {args.top_p}")
+    if any(not s for s in args.stop):
+        raise UsageError("--stop strings must not be empty")
+    blm = _load_byte_lm(args)
+    text = blm.sample(
+        args.prompt,
+        max_bytes=args.max_bytes,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        stop=args.stop,
+    )
+    if args.json:
+        payload = {
+            "prompt": args.prompt,
+            "continuation": text.decode("utf-8", "replace"),
+            "continuation_hex": text.hex(),
+            "lm_rows": blm.rows_computed,
+        }
+        out.write((json.dumps(payload) + "\n").encode())
+    else:
+        out.write(text + b"\n")
+    out.flush()
+
+
 def _write(args: argparse.Namespace, out: BinaryIO, data: bytes) -> None:
     if getattr(args, "output", None):
         try:
@@ -222,15 +300,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decode", parents=[common], help="ids (text, JSON or .npy) to text")
     p = sub.add_parser("count", parents=[common, special], help="print token counts")
     p.add_argument("--format", "-f", choices=["text", "json"], default="text")
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument("--model", "-m", required=True, help="a GGUF model file (run on the CPU)")
+    model.add_argument("--prompt", "-p", required=True, help="the text so far")
+    model.add_argument("--threads", type=int, default=None, help="CPU threads of the model")
+    model.add_argument("--n-ctx", type=int, default=2048, help="context window (tokens)")
+    model.add_argument("--json", action="store_true", help="JSON output")
+    p = sub.add_parser(
+        "next-byte",
+        parents=[model],
+        help="exact next-byte probabilities of a GGUF model next to the naive token-level ones",
+    )
+    p.add_argument("--top", "-k", type=int, default=10, help="rows to print (default 10)")
+    p = sub.add_parser("sample", parents=[model], help="sample a continuation byte by byte")
+    p.add_argument("--max-bytes", "-n", type=int, default=64, help="at most this many bytes")
+    p.add_argument("--temperature", "-t", type=float, default=1.0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    enc = get_encoding(args.encoding)
-    handler = {"encode": cmd_encode, "decode": cmd_decode, "count": cmd_count}[args.command]
     try:
+        if args.command in ("next-byte", "sample"):
+            model_cmd = cmd_next_byte if args.command == "next-byte" else cmd_sample
+            model_cmd(args, sys.stdout.buffer)
+            return 0
+        enc = get_encoding(args.encoding)
+        handler = {"encode": cmd_encode, "decode": cmd_decode, "count": cmd_count}[args.command]
         handler(args, enc, sys.stdout.buffer)
     except UsageError as e:
         parser.print_usage(sys.stderr)

@@ -273,6 +273,8 @@ class XLlamaCppLM:
         n_ctx: context window.
         n_threads: CPU threads (``None``: the runtime's default).
         eos_token_id, bos_token_id, add_bos: as in `CallableLM`.
+        verbosity: llama.cpp's log level (``None``: its default, which logs
+            the model loading to stderr; ``-1``: silent).
     """
 
     def __init__(
@@ -286,6 +288,7 @@ class XLlamaCppLM:
         eos_token_id: int | None = None,
         bos_token_id: int | None = None,
         add_bos: bool = False,
+        verbosity: int | None = None,
     ) -> None:
         import xllamacpp
 
@@ -295,6 +298,8 @@ class XLlamaCppLM:
         p.n_parallel = 1
         if n_threads is not None:
             p.cpuparams.n_threads = n_threads
+        if verbosity is not None:
+            p.verbosity = verbosity
         self.server = xllamacpp.Server(p)
         self.tokenizer = tokenizer
         self.eos_token_id = eos_token_id

@@ -31,10 +31,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tokenbytes import _core
 from tokenbytes.core import AllowedSpecial, _check_threads
+
+if TYPE_CHECKING:
+    from tokenbytes.bytelm import TokenizerSpec
 
 __all__ = ["Tokenizer", "TokenizerEncoding"]
 
@@ -543,6 +546,19 @@ class Tokenizer:
         tok.split_special_tokens = _check_bool("split_special_tokens", split_special_tokens)
         tok._eos = lambda: "</s>" if tok.token_to_id("</s>") is not None else None
         return tok
+
+    def byte_level_spec(self) -> TokenizerSpec:
+        """The tokenizer as the byte-level layer needs it (token bytes, merges,
+        pre-tokenizer regex, special tokens): `tokenbytes.bytelm.spec_from_tokenizer_json`
+        of this tokenizer's JSON. Lets a `Tokenizer` be passed to `tokenbytes.ByteLM`.
+
+        Raises:
+            NotImplementedError: a normalizer or pre-tokenizer the byte-level layer does not
+                handle.
+        """
+        from tokenbytes.bytelm import spec_from_tokenizer_json
+
+        return spec_from_tokenizer_json(self._json, hf=self._core)
 
     # ------------------------------------------------------------------ settings
 

@@ -79,6 +79,20 @@ def synthetic_lm(n_vocab: int, seed: int = 0):
     return fn
 
 
+def per_byte(
+    n: int, rows: int, wall: float, cpu: float, lm_wall: float, lm_cpu: float
+) -> dict[str, float]:
+    """The per-byte figures of a timed pass over ``n`` bytes: ``rows`` LM rows fetched,
+    ``wall``/``cpu`` seconds in all, ``lm_wall``/``lm_cpu`` seconds of them inside the LM."""
+    return {
+        "bytes": n,
+        "rows_per_byte": rows / n,
+        "bytes_per_s": n / wall,
+        "conversion_cpu_ms_per_byte": 1e3 * (cpu - lm_cpu) / n,
+        "lm_wall_ms_per_byte": 1e3 * lm_wall / n,
+    }
+
+
 def run(blm: ByteLM, timed: Timed, text: bytes, prompt_bytes: int = 0) -> dict[str, float]:
     w0, c0 = time.perf_counter(), time.process_time()
     lw0 = timed.wall
@@ -93,11 +107,7 @@ def run(blm: ByteLM, timed: Timed, text: bytes, prompt_bytes: int = 0) -> dict[s
     w2, c2 = time.perf_counter(), time.process_time()
     n = len(text) - prompt_bytes
     return {
-        "bytes": n,
-        "rows_per_byte": (st.rows_fetched - rows0) / n,
-        "bytes_per_s": n / (w2 - w1),
-        "conversion_cpu_ms_per_byte": 1e3 * ((c2 - c1) - (timed.cpu - lc1)) / n,
-        "lm_wall_ms_per_byte": 1e3 * (timed.wall - lw1) / n,
+        **per_byte(n, st.rows_fetched - rows0, w2 - w1, c2 - c1, timed.wall - lw1, timed.cpu - lc1),
         "prompt_rows": rows0,
         "prompt_s": w1 - w0,
         "prompt_lm_s": lw1 - lw0,

@@ -63,7 +63,7 @@ from tokenbytes.bytelm import ByteLM
 from tokenbytes.lm import CallableLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from byte_lm import Timed, run, synthetic_lm, texts
+from byte_lm import Timed, per_byte, run, synthetic_lm, texts
 
 BOS = 199998  # an unused o200k id: genlm-bytes starts every context with a BOS; it is dropped
 EOS = 199999  # <|endoftext|>
@@ -219,11 +219,7 @@ async def genlm_run(lm: GenlmLM, timed: Timed, params: dict, text: bytes) -> dic
     await state.cleanup()
     n = len(text)
     return {
-        "bytes": n,
-        "rows_per_byte": (lm.rows - rows0) / n,
-        "bytes_per_s": n / (w2 - w1),
-        "conversion_cpu_ms_per_byte": 1e3 * ((c2 - c1) - (timed.cpu - lc1)) / n,
-        "lm_wall_ms_per_byte": 1e3 * (timed.wall - lw1) / n,
+        **per_byte(n, lm.rows - rows0, w2 - w1, c2 - c1, timed.wall - lw1, timed.cpu - lc1),
         "max_beam": beam,
     }
 

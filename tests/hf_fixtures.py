@@ -150,10 +150,17 @@ def qwen2_hf_json() -> str:
 
     Qwen2.5's file differs from the rank-derived one in two ways that matter for
     tokenization: an NFC normalizer, and its own added tokens (ids from 151643, some of
-    them not special). Both are applied here so the facade is also tested on them.
+    them not special, none of them in the model vocabulary). Both are applied here so the
+    facade is also tested on them.
     """
     data: dict[str, Any] = json.loads(qwen2_json())
     data["normalizer"] = {"type": "NFC"}
+    # As in the published file, the model vocabulary is the ranks alone: the rank-derived
+    # file also lists Qwen's 208 tiktoken specials there, which would push the ids of the
+    # added tokens below past them (tokenizers renumbers; tokenbytes rejects the file).
+    vocab = data["model"]["vocab"]
+    data["model"]["vocab"] = {t: i for t, i in vocab.items() if i < QWEN_N_RANKS}
+    assert len(data["model"]["vocab"]) == QWEN_N_RANKS
     added = [
         ("<|endoftext|>", True),
         ("<|im_start|>", True),

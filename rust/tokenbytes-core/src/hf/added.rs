@@ -27,6 +27,8 @@ use super::normalize;
 /// An entry of `added_tokens`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AddedSpec {
+    /// The `id` written in the file, if any (checked, not used to assign).
+    pub id: Option<u64>,
     pub content: String,
     pub single_word: bool,
     pub lstrip: bool,
@@ -112,9 +114,31 @@ impl AddedVocab {
                 None => {
                     let id = next_id;
                     next_id += 1;
+                    // `tokenizers` numbers new tokens from the vocabulary's
+                    // size, so a vocabulary with gaps in its ids can hand
+                    // out an id that a model token already has: two tokens
+                    // with one id, which it accepts silently.
+                    if let Some(other) = model.id_to_token(id) {
+                        return Err(Error::InvalidVocab(format!(
+                            "added token {:?} would get id {id}, which is already the id of \
+                             model token {other:?} (the vocabulary has gaps in its ids)",
+                            t.content
+                        )));
+                    }
                     id
                 }
             };
+            // The file's own `id` must be the one the token gets: a
+            // different one would mean silently renumbering the token.
+            if let Some(file_id) = t.id {
+                if file_id != u64::from(id) {
+                    return Err(Error::InvalidVocab(format!(
+                        "added token {:?} has id {file_id} in the file, but it is token {id} \
+                         (ids are given by the vocabulary first, then in order from its size)",
+                        t.content
+                    )));
+                }
+            }
             if t.normalized && nfc {
                 let n = normalize::nfc(&t.content, false).text;
                 if n != t.content {

@@ -632,7 +632,20 @@ fn parse_added(v: &Value) -> Result<Vec<AddedSpec>> {
             .and_then(Value::as_str)
             .ok_or_else(|| invalid(format!("{what}: missing \"content\"")))?;
         let special = get_bool(t, "special", false, &what)?;
+        let id = match t.get("id") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|&x| x <= u64::from(u32::MAX))
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "{what}: \"id\" must be an integer in 0..2^32, got {v}"
+                        ))
+                    })?,
+            ),
+        };
         out.push(AddedSpec {
+            id,
             content: content.to_owned(),
             single_word: get_bool(t, "single_word", false, &what)?,
             lstrip: get_bool(t, "lstrip", false, &what)?,

@@ -632,6 +632,29 @@ impl HfTokenizer {
     /// strings go through the decoder (joined with spaces without one).
     #[must_use]
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> String {
+        if matches!(self.decoder.as_deref(), Some([DecodeStep::ByteLevel])) {
+            // The usual decoder, without a string per token: a model token's
+            // bytes are precomputed; an added token's content goes through
+            // the byte map as `ByteLevel` does (as UTF-8 if it cannot).
+            let mut bytes = Vec::with_capacity(ids.len() * 4);
+            for &id in ids {
+                if let Some(t) = self.added.text_of(id) {
+                    if skip_special_tokens && self.added.is_special_text(t) {
+                        continue;
+                    }
+                    match bytemap::decode_str(t) {
+                        Some(b) => bytes.extend_from_slice(&b),
+                        None => bytes.extend_from_slice(t.as_bytes()),
+                    }
+                } else if let Some(b) = self.model.token_bytes(id) {
+                    bytes.extend_from_slice(b);
+                }
+            }
+            return match String::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            };
+        }
         let tokens: Vec<&str> = ids
             .iter()
             .filter_map(|&id| {

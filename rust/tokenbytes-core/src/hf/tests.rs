@@ -269,15 +269,45 @@ fn malformed_files_are_reported_with_their_json_path() {
 
 #[test]
 fn added_token_ids_are_assigned_as_tokenizers_does() {
-    // The file's ids are ignored: a content that is a model token keeps its
-    // id, others get the next id from the vocabulary size up.
+    // A content that is a model token keeps its id, others get the next id
+    // from the vocabulary size up; an `id` in the file that disagrees is an
+    // error (tokenizers would silently renumber the token).
     let tokens: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
-    let extra = json!({"added_tokens": [
-        {"id": 999, "content": "<a>", "special": true},
-        {"id": 5, "content": "x", "special": true},
-        {"id": 998, "content": "<b>", "special": false, "normalized": false},
+    let added = |ids: [u64; 3]| {
+        json!({"added_tokens": [
+            {"id": ids[0], "content": "<a>", "special": true},
+            {"id": ids[1], "content": "x", "special": true},
+            {"id": ids[2], "content": "<b>", "special": false, "normalized": false},
+        ]})
+    };
+    for wrong in [[999, 120, 257], [256, 5, 257], [256, 120, 256]] {
+        let e = HfTokenizer::from_json(&file(&tokens, &[], added(wrong))).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidVocab(m) if m.contains("in the file")),
+            "{e}"
+        );
+    }
+    let no_ids = json!({"added_tokens": [
+        {"content": "<a>", "special": true},
+        {"content": "x", "special": true},
+        {"content": "<b>", "special": false, "normalized": false},
     ]});
-    let tok = HfTokenizer::from_json(&file(&tokens, &[], extra)).unwrap();
+    let tok = HfTokenizer::from_json(&file(&tokens, &[], no_ids)).unwrap();
+    assert_eq!(
+        tok.added_tokens(),
+        HfTokenizer::from_json(&file(&tokens, &[], added([256, 120, 257])))
+            .unwrap()
+            .added_tokens()
+    );
+    // A vocabulary with a gap: the next new id is already a model token's.
+    let mut doc: Value = serde_json::from_slice(&file(&tokens, &[], json!({}))).unwrap();
+    doc["model"]["vocab"]["zz"] = json!(257);
+    doc["added_tokens"] = json!([{"content": "<c>", "special": true}]);
+    let e = HfTokenizer::from_json(&serde_json::to_vec(&doc).unwrap()).unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidVocab(m) if m.contains("already the id")),
+        "{e}"
+    );
     assert_eq!(
         tok.added_tokens(),
         vec![(120, "x", true), (256, "<a>", true), (257, "<b>", false)]

@@ -96,6 +96,10 @@ struct Fast {
     rank_to_id: Vec<u32>,
     /// Whether each id is a reachable token (or a single byte).
     reachable: Vec<bool>,
+    /// Whether a word that is a token is emitted whole exactly when `bpe`
+    /// has it: without `ignore_merges` (BPE forms a token from its own
+    /// bytes only if it is reachable), or when every token is reachable.
+    whole_is_bpe: bool,
 }
 
 /// Byte strings by id (an empty range: no such id) and a lookup table of
@@ -609,6 +613,15 @@ impl BpeModel {
                 // Any other word is merged (`CoreBpe` knows only reachable
                 // tokens, so its whole-piece lookup would fail too).
                 let start = out.len();
+                if fast.whole_is_bpe {
+                    // One lookup in `bpe`'s own table decides, as in
+                    // tiktoken-style encoding.
+                    fast.bpe.encode_piece_into(word, out);
+                    for r in &mut out[start..] {
+                        *r = fast.rank_to_id[*r as usize];
+                    }
+                    return;
+                }
                 if word.len() > 1 {
                     if let Some(id) = self.id_of_bytes(word) {
                         if self.core.ignore_merges
@@ -985,6 +998,7 @@ impl Core {
             bpe,
             rank_to_id,
             reachable: is_reachable,
+            whole_is_bpe: !self.ignore_merges || reachable.len() == candidates.len(),
         })
     }
 }

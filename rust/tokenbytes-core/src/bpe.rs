@@ -605,6 +605,36 @@ impl CoreBpe {
         })
     }
 
+    /// Encode text split by another pre-tokenizer `pre`, with no
+    /// special-token handling: every piece, and any text between pieces
+    /// (a pattern that does not match everything leaves gaps), is encoded
+    /// as one piece, appended to `out`.
+    ///
+    /// # Errors
+    /// Only if `pre`'s general regex engine gives up ([`Error::RegexRuntime`]).
+    pub fn encode_split_into(
+        &self,
+        pre: &PreTokenizer,
+        text: &str,
+        out: &mut Vec<Rank>,
+    ) -> Result<()> {
+        let mut stats = WholeStats::default();
+        let base = text.as_ptr() as usize;
+        let mut prev = 0usize;
+        pre.split(text, |piece| {
+            let a = piece.as_ptr() as usize - base;
+            if a > prev {
+                self.encode_piece_with(&text.as_bytes()[prev..a], out, &mut stats);
+            }
+            self.encode_piece_with(piece.as_bytes(), out, &mut stats);
+            prev = a + piece.len();
+        })?;
+        if prev < text.len() {
+            self.encode_piece_with(&text.as_bytes()[prev..], out, &mut stats);
+        }
+        Ok(())
+    }
+
     /// Encode text with no special-token handling.
     ///
     /// # Errors

@@ -160,14 +160,14 @@ const SHARED_INTS_MIN_LIST: usize = 1024;
 /// instead of an allocation. They are created all at once, in id order, the
 /// first time a long list is built: allocated one after the other, the ints
 /// of frequent tokens (low ranks) sit close together in memory.
-struct IdInts {
+pub(crate) struct IdInts {
     ints: PyOnceLock<Box<[Py<PyAny>]>>,
     bound: usize,
 }
 
 impl IdInts {
     /// Ints for ids below `bound` (capped at [`MAX_SHARED_ID`]).
-    fn new(bound: usize) -> Self {
+    pub(crate) fn new(bound: usize) -> Self {
         Self {
             ints: PyOnceLock::new(),
             bound: bound.min(MAX_SHARED_ID),
@@ -182,7 +182,7 @@ impl IdInts {
     }
 
     /// A new `list[int]` of `ids`.
-    fn list<'py>(&self, py: Python<'py>, ids: &[Rank]) -> PyResult<Bound<'py, PyList>> {
+    pub(crate) fn list<'py>(&self, py: Python<'py>, ids: &[Rank]) -> PyResult<Bound<'py, PyList>> {
         let shared = match self.ints.get(py) {
             Some(ints) => Some(ints),
             None if ids.len() >= SHARED_INTS_MIN_LIST => Some(self.ints.get_or_init(py, || {

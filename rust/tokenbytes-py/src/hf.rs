@@ -12,7 +12,7 @@ use tokenbytes_core::hf::{
 };
 use tokenbytes_core::Error;
 
-use crate::encoder::{policy, strings_of, text_of, type_name};
+use crate::encoder::{policy, strings_of, text_of, type_name, IdInts};
 use crate::errors::to_py;
 
 /// Inputs shorter than this many bytes are encoded without releasing the
@@ -89,6 +89,7 @@ struct Settings {
 pub struct PyHfTokenizer {
     inner: Arc<HfTokenizer>,
     settings: RwLock<Settings>,
+    ints: IdInts,
 }
 
 /// The result of encoding one input, like `tokenizers.Encoding`.
@@ -168,9 +169,11 @@ impl PyHfTokenizer {
             truncation: tok.file_truncation().cloned(),
             padding: tok.file_padding().cloned(),
         };
+        let ints = IdInts::new(tok.vocab_size(true));
         Ok(Self {
             inner: Arc::new(tok),
             settings: RwLock::new(settings),
+            ints,
         })
     }
 
@@ -252,23 +255,24 @@ impl PyHfTokenizer {
 
     /// The ids `encode(text).ids` would give (no offsets: fastest).
     #[pyo3(signature = (text, add_special_tokens=true, split_special_tokens=false))]
-    fn encode_ids(
+    fn encode_ids<'py>(
         &self,
-        py: Python<'_>,
-        text: &Bound<'_, PyString>,
+        py: Python<'py>,
+        text: &Bound<'py, PyString>,
         add_special_tokens: bool,
         split_special_tokens: bool,
-    ) -> PyResult<Vec<u32>> {
+    ) -> PyResult<Bound<'py, PyList>> {
         let opts = self.options(add_special_tokens, split_special_tokens);
         let text = strict_text(text, "text")?;
         let t: &str = &text;
         let tok = &self.inner;
-        if t.len() < DETACH_MIN_BYTES {
+        let ids = if t.len() < DETACH_MIN_BYTES {
             tok.encode_ids(t, None, &opts)
         } else {
             py.detach(|| tok.encode_ids(t, None, &opts))
         }
-        .map_err(to_py)
+        .map_err(to_py)?;
+        self.ints.list(py, &ids)
     }
 
     /// The ids of many texts, in parallel.
@@ -295,7 +299,7 @@ impl PyHfTokenizer {
             .map_err(to_py)?;
         let list = PyList::empty(py);
         for ids in out {
-            list.append(PyList::new(py, ids)?)?;
+            list.append(self.ints.list(py, &ids)?)?;
         }
         Ok(list)
     }

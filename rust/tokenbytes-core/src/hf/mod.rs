@@ -123,6 +123,11 @@ impl Segment<'_> {
 trait Sink {
     /// An added token found in the text (`value` as it appears there).
     fn added(&mut self, id: u32, value: &str, orig: (usize, usize), word: u32);
+    /// The id list, for a sink that collects nothing else (words may then
+    /// skip [`Self::word`] and go to it straight from the model).
+    fn ids_only(&mut self) -> Option<&mut Vec<u32>> {
+        None
+    }
     /// A pre-tokenized word that goes through the model.
     fn word(
         &mut self,
@@ -144,6 +149,11 @@ struct IdsSink<'o> {
 impl Sink for IdsSink<'_> {
     fn added(&mut self, id: u32, _: &str, _: (usize, usize), _: u32) {
         self.out.push(id);
+    }
+    fn ids_only(&mut self) -> Option<&mut Vec<u32>> {
+        // The strict check is on bytes without a token, which the model's
+        // one-pass encoder declines anyway.
+        Some(self.out)
     }
     fn word(
         &mut self,
@@ -438,6 +448,12 @@ impl HfTokenizer {
                     // One hand-written splitter, then ByteLevel: the pieces
                     // (and any gap between them) are the words.
                     let s = &seg.text[c..d];
+                    if let Some(out) = sink.ids_only() {
+                        if let Some(r) = self.model.encode_text_ids(p, s, out) {
+                            r?;
+                            continue;
+                        }
+                    }
                     let base = s.as_ptr() as usize;
                     let mut prev = 0usize;
                     let mut result = Ok(());

@@ -601,6 +601,67 @@ impl BpeModel {
         }
     }
 
+    /// Token ids of `text` split into words by `pre` (every piece and any
+    /// gap between pieces is a word), appended to `out`, in one pass of the
+    /// fast path; `None` (nothing appended) where that pass would not be
+    /// exact: the fast path is not (yet) available, a word that is a token
+    /// is not always emitted whole by it, or some byte has no token.
+    pub(crate) fn encode_text_ids(
+        &self,
+        pre: &PreTokenizer,
+        text: &str,
+        out: &mut Vec<u32>,
+    ) -> Option<Result<()>> {
+        let fast = self.fast().filter(|_| !self.core.any_missing)?;
+        if fast.whole_is_bpe {
+            let start = out.len();
+            let result = fast.bpe.encode_split_into(pre, text, out);
+            for r in &mut out[start..] {
+                *r = fast.rank_to_id[*r as usize];
+            }
+            return Some(result);
+        }
+        let bytes = text.as_bytes();
+        let base = text.as_ptr() as usize;
+        let mut prev = 0usize;
+        let result = pre.split(text, |piece| {
+            let a = piece.as_ptr() as usize - base;
+            if a > prev {
+                self.fast_word(fast, &bytes[prev..a], out);
+            }
+            self.fast_word(fast, piece.as_bytes(), out);
+            prev = a + piece.len();
+        });
+        if prev < bytes.len() {
+            self.fast_word(fast, &bytes[prev..], out);
+        }
+        Some(result)
+    }
+
+    /// Ids of one word whose bytes all have tokens, by the fast path: a word
+    /// that is a token is emitted whole with `ignore_merges`, or if
+    /// pair-rank BPE forms it (reachable); any other word is merged
+    /// (`CoreBpe` knows only reachable tokens, so its own whole-piece
+    /// lookup would fail too).
+    #[inline]
+    fn fast_word(&self, fast: &Fast, word: &[u8], out: &mut Vec<u32>) {
+        if word.len() > 1 {
+            if let Some(id) = self.id_of_bytes(word) {
+                if self.core.ignore_merges
+                    || fast.reachable.get(id as usize).copied().unwrap_or(false)
+                {
+                    out.push(id);
+                    return;
+                }
+            }
+        }
+        let start = out.len();
+        fast.bpe.merge_piece_into(word, out);
+        for r in &mut out[start..] {
+            *r = fast.rank_to_id[*r as usize];
+        }
+    }
+
     /// Token ids of one word (its bytes), appended to `out`.
     pub(crate) fn encode_word_ids(&self, word: &[u8], out: &mut Vec<u32>) {
         if word.is_empty() {
@@ -608,33 +669,16 @@ impl BpeModel {
         }
         if let Some(fast) = self.fast() {
             if !self.has_missing(word) {
-                // A word that is a token: emitted whole with
-                // `ignore_merges`, or if pair-rank BPE forms it (reachable).
-                // Any other word is merged (`CoreBpe` knows only reachable
-                // tokens, so its whole-piece lookup would fail too).
-                let start = out.len();
                 if fast.whole_is_bpe {
                     // One lookup in `bpe`'s own table decides, as in
                     // tiktoken-style encoding.
+                    let start = out.len();
                     fast.bpe.encode_piece_into(word, out);
                     for r in &mut out[start..] {
                         *r = fast.rank_to_id[*r as usize];
                     }
-                    return;
-                }
-                if word.len() > 1 {
-                    if let Some(id) = self.id_of_bytes(word) {
-                        if self.core.ignore_merges
-                            || fast.reachable.get(id as usize).copied().unwrap_or(false)
-                        {
-                            out.push(id);
-                            return;
-                        }
-                    }
-                }
-                fast.bpe.merge_piece_into(word, out);
-                for r in &mut out[start..] {
-                    *r = fast.rank_to_id[*r as usize];
+                } else {
+                    self.fast_word(fast, word, out);
                 }
                 return;
             }

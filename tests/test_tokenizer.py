@@ -314,6 +314,48 @@ def test_duplicate_ids(tmp_path: Path) -> None:
         Tokenizer.from_file(path)
 
 
+def _added(content: str, id: int) -> dict[str, Any]:
+    return {
+        "id": id,
+        "content": content,
+        "single_word": False,
+        "lstrip": False,
+        "rstrip": False,
+        "normalized": False,
+        "special": True,
+    }
+
+
+def test_added_token_ids_that_tokenizers_would_renumber(tmp_path: Path) -> None:
+    """tokenizers gives an added token that is not a model token the next id from the
+    vocabulary size up, whatever the file says (it only logs a warning). Such a file, or one
+    whose next id is already a model token's (two tokens, one id), is refused by name."""
+    from tokenizers import Tokenizer as HfTokenizer
+
+    data = _tiny_bpe_json()
+    n = len(data["model"]["vocab"])  # 258: the next free id
+    data["added_tokens"] = [_added("<s>", n), _added("ab", 256)]
+    ok = json.dumps(data)
+    tok, hf = Tokenizer.from_str(ok), HfTokenizer.from_str(ok)
+    assert tok.token_to_id("<s>") == hf.token_to_id("<s>") == n
+    assert tok.encode("ab<s>").ids == hf.encode("ab<s>").ids == [256, n]
+
+    data["added_tokens"] = [_added("<s>", n + 5)]
+    path = _write(tmp_path, data)
+    assert HfTokenizer.from_file(str(path)).token_to_id("<s>") == n  # silently renumbered
+    with pytest.raises(ValueError, match=str(path)) as info:
+        Tokenizer.from_file(path)
+    assert "<s>" in str(info.value) and str(n + 5) in str(info.value)
+
+    gap = _tiny_bpe_json()
+    gap["model"]["vocab"]["abc"] = n  # ids 0..256 and 258: the vocabulary size is 258
+    gap["added_tokens"] = [_added("<s>", n)]
+    path = _write(tmp_path, gap, "gap.json")
+    with pytest.raises(ValueError, match=r"gap\.json") as info:
+        Tokenizer.from_file(path)
+    assert "already the id" in str(info.value)
+
+
 def test_not_a_gguf(tmp_path: Path) -> None:
     for name, content in [("empty.gguf", b""), ("text.gguf", b"hello world" * 10)]:
         path = tmp_path / name

@@ -393,12 +393,38 @@ class Tokenizer:
             raise _type_error("json", "a str", json)
         if not isinstance(source, str):
             raise _type_error("source", "a str", source)
+        self._setup(json, source, split_special_tokens, num_threads)
+
+    def _setup(
+        self,
+        json: str | bytes,
+        source: str,
+        split_special_tokens: bool,
+        num_threads: int | None,
+    ) -> None:
+        # The Rust parser reads UTF-8 bytes as they are (and reports bytes that are not
+        # UTF-8, naming `source`); the text is decoded only if it is asked for.
         self._core = _core.HfTokenizer.from_str(json, source)
-        self._json = json
+        self._json_data = json
         self.source = source
         self.split_special_tokens = split_special_tokens
         self.num_threads = num_threads
         self._eos: Callable[[], str | None] = lambda: None
+
+    @classmethod
+    def _from_utf8(cls, data: bytes, source: str, split_special_tokens: bool) -> Tokenizer:
+        """A tokenizer from the UTF-8 bytes of a tokenizer.json, never decoded to str
+        unless needed (a 9 MB file: saves a decode and a re-encode on load)."""
+        tok = cls.__new__(cls)
+        tok._setup(data, source, split_special_tokens, None)
+        return tok
+
+    @property
+    def _json(self) -> str:
+        """The tokenizer.json text this tokenizer was loaded from."""
+        if isinstance(self._json_data, bytes):
+            self._json_data = self._json_data.decode("utf-8")
+        return self._json_data
 
     # ------------------------------------------------------------------ constructors
 
@@ -414,11 +440,7 @@ class Tokenizer:
         """Load a tokenizer from the UTF-8 bytes of a tokenizer.json."""
         if not isinstance(buffer, (bytes, bytearray, memoryview)):
             raise _type_error("buffer", "bytes", buffer)
-        try:
-            text = bytes(buffer).decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise ValueError(f"<buffer>: tokenizer.json is not valid UTF-8 ({e})") from None
-        return cls(text, source="<buffer>", split_special_tokens=split_special_tokens)
+        return cls._from_utf8(bytes(buffer), "<buffer>", split_special_tokens)
 
     @classmethod
     def from_file(cls, path: StrPath, *, split_special_tokens: bool = False) -> Tokenizer:
@@ -429,11 +451,7 @@ class Tokenizer:
             ValueError / NotImplementedError: see the class docstring.
         """
         p = Path(path)
-        return cls(
-            _read_text(p, "tokenizer.json"),
-            source=str(p),
-            split_special_tokens=split_special_tokens,
-        )
+        return cls._from_utf8(p.read_bytes(), str(p), split_special_tokens)
 
     @classmethod
     def from_pretrained(

@@ -141,9 +141,10 @@ def test_special_argument_none_follows_tiktoken() -> None:
     # allowed_special=None is not "all" (that would let user text inject specials).
     with pytest.raises(TypeError, match="allowed_special"):
         enc.encode("<|endoftext|>", allowed_special=None)  # type: ignore[arg-type]
-    # disallowed_special=None or empty: no check, special text is ordinary text.
+    # disallowed_special=None or any false value (tiktoken tests `if disallowed_special:`):
+    # no check, special text is ordinary text.
     plain = enc.encode_ordinary("a<|endoftext|>b")
-    for off in (None, (), set(), frozenset(), [], ""):
+    for off in (None, (), set(), frozenset(), [], "", {}, 0, False):
         assert enc.encode("a<|endoftext|>b", disallowed_special=off) == plain  # type: ignore[arg-type]
     assert enc.encode("<|endoftext|>", allowed_special=["<|endoftext|>"]) == [100257]
     assert enc.encode("<|endoftext|>", allowed_special=("<|endoftext|>",)) == [100257]

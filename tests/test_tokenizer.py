@@ -565,3 +565,53 @@ def test_smollm2_special_token_ids() -> None:
     assert [tok.id_to_token(i) for i in range(3)] == ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     assert tok.as_encoding().eot_token == 2
     assert tok.get_vocab_size() == 49152
+
+
+def test_padding_that_cannot_be_allocated_is_refused(tmp_path: Path) -> None:
+    tok = Tokenizer.from_str(json.dumps(_tiny_bpe_json()))
+    for kwargs in ({"length": 2**40}, {"pad_to_multiple_of": 2**40}):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            tok.enable_padding(**kwargs)  # type: ignore[arg-type]
+    assert tok.encode("ab").ids == [256]  # the refused setting was not kept
+    tok.enable_padding(length=5, pad_id=7)
+    assert tok.encode("ab").ids == [256, 7, 7, 7, 7]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("pad_id", 2**40),
+        ("pad_id", -1),
+        ("pad_type_id", 2**33 + 1),
+        ("pad_type_id", -2),
+        ("pad_to_multiple_of", 2**40),
+        ("strategy", {"Fixed": 2**40}),
+    ],
+)
+def test_padding_in_the_file_is_checked_not_changed(tmp_path: Path, field: str, value: Any) -> None:
+    data = _tiny_bpe_json()
+    data["padding"] = {
+        "strategy": "BatchLongest",
+        "direction": "Right",
+        "pad_to_multiple_of": None,
+        "pad_id": 0,
+        "pad_type_id": 0,
+        "pad_token": "[PAD]",
+    }
+    data["padding"][field] = value
+    path = _write(tmp_path, data)
+    with pytest.raises(ValueError, match=str(path)) as info:
+        Tokenizer.from_file(path)
+    assert f"padding.{'length' if field == 'strategy' else field}" in str(info.value)
+
+
+def test_decode_ids_that_are_not_u32_raise_like_tokenizers() -> None:
+    import numpy as np
+
+    tok = Tokenizer.from_str(json.dumps(_tiny_bpe_json()))
+    assert tok.decode([256, 99999]) == "ab"  # unknown id in range: nothing, as tokenizers
+    for bad in ([-1], [2**40], [2**70], np.array([-5])):
+        with pytest.raises(OverflowError, match="not a token id"):
+            tok.decode(bad)
+    with pytest.raises(TypeError, match="int"):
+        tok.decode([1.5])  # type: ignore[list-item]

@@ -406,6 +406,11 @@ fn selection(obj: &Bound<'_, PyAny>, arg: Arg) -> PyResult<Selection> {
             _ => Err(bad(&format!("{s:?}"))),
         };
     }
+    // tiktoken checks `if disallowed_special:`, so any false value (0,
+    // False, an empty collection) disables the check there too.
+    if matches!(arg, Arg::Disallowed) && !obj.is_truthy()? {
+        return Ok(Selection::none());
+    }
     if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyDict>() {
         return Err(bad(&type_name(obj)));
     }

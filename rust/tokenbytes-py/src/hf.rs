@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
 
-use pyo3::exceptions::{PyKeyError, PyNotImplementedError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyKeyError, PyNotImplementedError, PyOverflowError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use tokenbytes_core::hf::{
@@ -64,14 +66,25 @@ fn ids_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u32>> {
     let mut out = Vec::new();
     for (i, item) in it.enumerate() {
         let item = item?;
-        let v: i64 = item.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{what}[{i}] must be an int, got {}",
-                type_name(&item)
-            ))
-        })?;
-        // Ids beyond u32 are no token: map them to one that cannot exist.
-        out.push(u32::try_from(v).unwrap_or(u32::MAX));
+        // As `tokenizers`: an id that is not a u32 is an OverflowError (an
+        // unknown id in range decodes to nothing, as there).
+        let v: u32 = match item.extract() {
+            Ok(v) => v,
+            Err(_) if item.hasattr("__index__").unwrap_or(false) => {
+                return Err(PyOverflowError::new_err(format!(
+                    "{what}[{i}] = {} is not a token id (ids are in 0..2**32)",
+                    item.str()
+                        .map_or_else(|_| "?".to_owned(), |s| s.to_string())
+                )))
+            }
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "{what}[{i}] must be an int, got {}",
+                    type_name(&item)
+                )))
+            }
+        };
+        out.push(v);
     }
     Ok(out)
 }
@@ -355,17 +368,19 @@ impl PyHfTokenizer {
         pad_to_multiple_of: Option<usize>,
     ) -> PyResult<()> {
         let direction = Direction::parse(direction, "direction").map_err(to_py)?;
-        self.settings
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .padding = Some(Padding {
+        let padding = Padding {
             length,
             direction,
             pad_to_multiple_of,
             pad_id,
             pad_type_id,
             pad_token: pad_token.to_owned(),
-        });
+        };
+        padding.check("").map_err(to_py)?;
+        self.settings
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .padding = Some(padding);
         Ok(())
     }
 

@@ -705,19 +705,33 @@ fn parse_padding(v: &Value) -> Result<Option<Padding>> {
         None => Direction::Right,
         Some(s) => Direction::parse(s, "padding.direction")?,
     };
-    Ok(Some(Padding {
+    // Numbers as `tokenizers` reads them: absent or null is the default,
+    // anything else must be an integer in range (never silently changed).
+    let number = |key: &str, max: u64| -> Result<Option<u64>> {
+        match v.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(x) => x.as_u64().filter(|&n| n <= max).map(Some).ok_or_else(|| {
+                invalid(format!(
+                    "padding.{key} must be an integer in 0..={max}, got {x}"
+                ))
+            }),
+        }
+    };
+    let u32_max = u64::from(u32::MAX);
+    let padding = Padding {
         length,
         direction,
-        pad_to_multiple_of: v
-            .get("pad_to_multiple_of")
-            .and_then(Value::as_u64)
-            .map(|x| x as usize),
-        pad_id: v.get("pad_id").and_then(Value::as_u64).unwrap_or(0) as u32,
-        pad_type_id: v.get("pad_type_id").and_then(Value::as_u64).unwrap_or(0) as u32,
+        pad_to_multiple_of: number("pad_to_multiple_of", u64::MAX)?.map(|x| x as usize),
+        pad_id: number("pad_id", u32_max)?.unwrap_or(0) as u32,
+        pad_type_id: number("pad_type_id", u32_max)?.unwrap_or(0) as u32,
         pad_token: v
             .get("pad_token")
             .and_then(Value::as_str)
             .unwrap_or("[PAD]")
             .to_owned(),
-    }))
+    };
+    padding
+        .check("padding.")
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(Some(padding))
 }

@@ -75,6 +75,34 @@ pub struct Padding {
     pub pad_token: String,
 }
 
+/// The longest sequence padding may produce, in tokens (2^26): an
+/// [`Encoding`] of that length already takes a few GB, and a larger
+/// setting (a typo, a value meant as bytes) would end the process when the
+/// allocation fails rather than raise an error.
+pub const MAX_PAD_LENGTH: usize = 1 << 26;
+
+impl Padding {
+    /// Check `length` and `pad_to_multiple_of` against [`MAX_PAD_LENGTH`]
+    /// (`what` names the setting in the message).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the value that is too large.
+    pub fn check(&self, what: &str) -> Result<()> {
+        for (name, v) in [
+            ("length", self.length),
+            ("pad_to_multiple_of", self.pad_to_multiple_of),
+        ] {
+            if let Some(v) = v.filter(|&v| v > MAX_PAD_LENGTH) {
+                return Err(Error::InvalidArgument(format!(
+                    "{what}{name} = {v} is larger than the longest padded sequence \
+                     supported ({MAX_PAD_LENGTH} tokens)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for Padding {
     fn default() -> Self {
         Self {

@@ -197,6 +197,22 @@ def test_gpt2_folder_add_bos_and_prefix_space(tmp_path: Path) -> None:
     assert tok.encode("Hello").ids == [50256, 18435]
 
 
+def test_gpt2_folder_add_bos_that_is_not_in_the_vocabulary(tmp_path: Path) -> None:
+    """A config BOS token missing from vocab.json is added (id 50257, after the
+    vocabulary) and put first, as transformers' GPT-2 tokenizer does."""
+    folder = _copy_gpt2(tmp_path)
+    for bos in ("<s>", {"content": "<s>", "special": True}):
+        (folder / "tokenizer_config.json").write_text(
+            json.dumps({"add_bos_token": True, "bos_token": bos})
+        )
+        tok = Tokenizer.from_pretrained(folder)
+        assert tok.token_to_id("<s>") == 50257
+        assert tok.encode("Hello").ids == [50257, 15496]
+        assert tok.encode("Hello").tokens == ["<s>", "Hello"]
+        assert tok.decode([50257, 15496]) == "Hello"
+        assert tok.decode([50257, 15496], skip_special_tokens=False) == "<s>Hello"
+
+
 def test_pretrained_folder_with_tokenizer_json(tmp_path: Path) -> None:
     shutil.copyfile(llama3_json_path(), tmp_path / "tokenizer.json")
     (tmp_path / "tokenizer_config.json").write_text(

@@ -150,6 +150,25 @@ def _padding_to_json(p: Mapping[str, Any] | None) -> dict[str, Any] | None:
 # ------------------------------------------------------------------ vocab.json + merges.txt
 
 
+def _with_template_ids(tok: Tokenizer) -> Tokenizer:
+    """`tok` with each TemplateProcessing special token's ids set to the id the token has
+    (the GPT-2-style conversion writes a placeholder for a BOS token that only the
+    config's added tokens define); `tok` itself when they already agree."""
+    data = json.loads(tok._json)
+    post = data.get("post_processor") or {}
+    if post.get("type") != "TemplateProcessing":
+        return tok
+    changed = False
+    for name, entry in post.get("special_tokens", {}).items():
+        ids = [tok.token_to_id(t) for t in entry.get("tokens", [])]
+        if None in ids:
+            raise ValueError(f"{tok.source}: the BOS token {name!r} is not a token")
+        if ids != entry.get("ids"):
+            entry["ids"] = ids
+            changed = True
+    return Tokenizer(json.dumps(data, ensure_ascii=False), source=tok.source) if changed else tok
+
+
 def _gpt2_style_json(folder: Path, config: Mapping[str, Any]) -> str:
     """The tokenizer.json of a GPT-2-style folder (``vocab.json`` + ``merges.txt``).
 
@@ -202,7 +221,10 @@ def _gpt2_style_json(folder: Path, config: Mapping[str, Any]) -> str:
             "type": "TemplateProcessing",
             "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, _seq("A", 0)],
             "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, _seq("A", 0), _seq("B", 1)],
-            "special_tokens": {bos: {"id": bos, "ids": [vocab.get(bos, -1)], "tokens": [bos]}},
+            # A BOS token that is not in vocab.json is added with the other special
+            # tokens of the config (as transformers does); `from_pretrained` then puts
+            # its id here, in place of this placeholder.
+            "special_tokens": {bos: {"id": bos, "ids": [vocab.get(bos, 0)], "tokens": [bos]}},
         }
     data: dict[str, Any] = {
         "version": "1.0",
@@ -492,6 +514,7 @@ class Tokenizer:
                 "downloads from a model hub)"
             )
         config, declared = _config_specials(folder)
+        gpt2_style = False
         if (folder / "tokenizer.json").is_file():
             tok = cls.from_file(folder / "tokenizer.json")
         elif (folder / "tekken.json").is_file():
@@ -499,6 +522,7 @@ class Tokenizer:
         elif (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
             source = f"{folder / 'vocab.json'} + merges.txt"
             tok = cls(_gpt2_style_json(folder, config), source=source)
+            gpt2_style = True
         elif (folder / "tokenizer.model").is_file() or (folder / "vocab.txt").is_file():
             found = "tokenizer.model" if (folder / "tokenizer.model").is_file() else "vocab.txt"
             raise NotImplementedError(
@@ -512,6 +536,8 @@ class Tokenizer:
         patched = _with_added_tokens(tok._json, tok._core, declared, folder)
         if patched is not None:
             tok = cls(patched, source=tok.source)
+        if gpt2_style:
+            tok = _with_template_ids(tok)
         tok.split_special_tokens = _check_bool("split_special_tokens", split_special_tokens)
         eos = _token_content(config.get("eos_token"))
         if eos is not None:

@@ -81,3 +81,26 @@ def test_bad_input_exit_codes(tmp_path) -> None:
         assert r.returncode == 1 and b"cannot write" in r.stderr and b"Traceback" not in r.stderr
     r = run("frobnicate")
     assert r.returncode == 2
+
+
+def test_decode_rejects_unreadable_npy_and_non_ascii_digits(tmp_path) -> None:
+    import numpy as np
+
+    bad = {
+        "garbage.npy": b"\x93NUMPY garbage",
+        "truncated.npy": b"",
+    }
+    obj = tmp_path / "object.npy"
+    np.save(obj, np.array([1, "a"], dtype=object), allow_pickle=True)
+    full = tmp_path / "full.npy"
+    np.save(full, np.arange(1000, dtype=np.int64))
+    bad["truncated.npy"] = full.read_bytes()[:200]
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+    for path in [*(tmp_path / n for n in bad), obj]:
+        r = run("decode", str(path))
+        assert r.returncode == 1, path
+        assert path.name.encode() in r.stderr and b"Traceback" not in r.stderr, r.stderr
+    # An Arabic-Indic digit is no token id (Python's int() would read it as 3).
+    r = run("decode", "-", stdin="24912 \u0663".encode())
+    assert r.returncode == 1 and b"not a token id" in r.stderr

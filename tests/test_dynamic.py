@@ -401,8 +401,22 @@ def test_embed_bad_input() -> None:
         embed(m, np.zeros((n, 4)), lambda ids, mask: np.zeros((1, 4)))
     with pytest.raises(ValueError, match="maxlen"):
         embed(m, np.zeros((n, 4)), lambda ids, mask: ids, maxlen=0)
+    with pytest.raises(TypeError, match="MergedBatch"):
+        embed("not a batch", np.zeros((n, 4)))  # type: ignore[arg-type]
     empty = merge_batch(enc("cl100k_base"), [])
     assert embed(empty, np.zeros((5, 4), dtype=np.float16)).shape == (0, 4)
+
+
+def test_budgets_beyond_any_batch_are_no_limit() -> None:
+    e = enc("cl100k_base")
+    texts = ["the cat sat on the mat", "the cat and the hat"]
+    unlimited = as_result(merge_batch(e, texts))
+    for huge in ({"max_merges": 2**70}, {"target_length": 2**70}):
+        got = as_result(merge_batch(e, texts, **huge))
+        if "max_merges" in huge:
+            assert got == unlimited
+        else:
+            assert got.lengths_after == got.lengths_before  # already below the target
 
 
 # ----------------------------------------------------------------- bad input

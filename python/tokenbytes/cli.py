@@ -128,7 +128,10 @@ def _parse_ids(name: str, data: bytes) -> list[int]:
     if name.endswith(".npy"):
         import io
 
-        arr = np.load(io.BytesIO(data), allow_pickle=False)
+        try:
+            arr = np.load(io.BytesIO(data), allow_pickle=False)
+        except (ValueError, EOFError, OSError) as e:
+            raise CliError(f"{name}: not a readable .npy array of ids: {e}") from None
         if arr.dtype.kind not in "iu":
             raise CliError(f"{name}: expected an integer array, got dtype {arr.dtype}")
         return [int(x) for x in arr.reshape(-1)]
@@ -147,7 +150,7 @@ def _parse_ids(name: str, data: bytes) -> list[int]:
     for tok in re.split(r"[\s,]+", text):
         if not tok:
             continue
-        if not re.fullmatch(r"-?\d+", tok):
+        if not re.fullmatch(r"-?[0-9]+", tok):  # ASCII digits only (\d takes any script's)
             raise CliError(f"{name}: not a token id: {tok[:40]!r}")
         ids.append(int(tok))
     return ids

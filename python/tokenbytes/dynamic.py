@@ -279,7 +279,8 @@ def _check_count(value: Any, name: str) -> int | None:
         raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
+    # Budgets past 2^63 - 1 cannot be reached: the same stop as that bound.
+    return min(int(value), 2**63 - 1)
 
 
 def _check_fraction(value: Any) -> float | None:
@@ -459,7 +460,8 @@ def embed(
         accumulated in float64.
 
     Raises:
-        TypeError: `embeddings` is not a numeric 2-D array of floating dtype;
+        TypeError: `merged` is not a MergedBatch; `embeddings` is not a numeric 2-D
+            array of floating dtype;
             `method` is neither "mean", "weighted" nor callable.
         ValueError: `embeddings` has too few rows for the batch's ids; bad
             `maxlen`; the hypernetwork returns the wrong shape.
@@ -467,6 +469,8 @@ def embed(
     Notes:
         O(sum of parts · d) with numpy, no Python loop over tokens.
     """
+    if not isinstance(merged, MergedBatch):
+        raise TypeError(f"merged must be a MergedBatch, got {type(merged).__name__}")
     emb = np.asarray(embeddings)
     if emb.ndim != 2:
         raise ValueError(f"embeddings must have shape (V, d), got shape {emb.shape}")

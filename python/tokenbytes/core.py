@@ -61,8 +61,10 @@ class Encoding:
         enc = Encoding("my_enc", pat_str=..., mergeable_ranks={b"a": 0, ...},
                        special_tokens={"<|endoftext|>": 50256})
 
-    Instances are immutable and safe to share between threads; the Rust core
-    releases the GIL for every call that does real work.
+    The encoder never changes after construction, so an instance is safe to share
+    between threads (its Python attributes are plain ones, as in tiktoken: assigning
+    to them changes only what they report); the Rust core releases the GIL for every
+    call that does real work.
 
     Raises (constructor):
         TypeError: wrong argument types.

@@ -236,10 +236,15 @@ pub(crate) struct BpeModel {
     core: Arc<Core>,
     /// The fast path, once its check is done (`Err`: why it is off).
     fast: Arc<OnceLock<std::result::Result<Fast, String>>>,
-    /// The thread running the check, until someone waits for it, and the
-    /// process that started it (a child after `fork()` has no such thread
-    /// and must not wait for it).
+    /// The thread running the check, until someone waits for it. It is
+    /// started by the first encode (or [`Self::fast_status`]), not at load,
+    /// so loading does not share the cores with it.
     builder: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Whether the builder was started.
+    builder_started: AtomicBool,
+    /// The process that loaded the model: only it starts or waits for the
+    /// builder (a child after `fork()` has no such thread, and a check the
+    /// parent was finishing at the fork could never finish in the child).
     builder_pid: u32,
     /// Tests can turn the fast path off.
     fast_enabled: AtomicBool,
@@ -492,21 +497,11 @@ impl BpeModel {
             unk,
             fuse_unk: spec.fuse_unk,
         });
-        let fast: Arc<OnceLock<std::result::Result<Fast, String>>> = Arc::new(OnceLock::new());
-        let (c, f) = (Arc::clone(&core), Arc::clone(&fast));
-        let builder = std::thread::Builder::new()
-            .name("tokenbytes-hf-check".into())
-            .spawn(move || {
-                let _ = f.set(c.build_fast());
-            })
-            .ok();
-        if builder.is_none() {
-            let _ = fast.set(core.build_fast());
-        }
         Ok(Self {
             core,
-            fast,
-            builder: Mutex::new(builder),
+            fast: Arc::new(OnceLock::new()),
+            builder: Mutex::new(None),
+            builder_started: AtomicBool::new(false),
             builder_pid: std::process::id(),
             fast_enabled: AtomicBool::new(true),
             uid: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
@@ -554,6 +549,7 @@ impl BpeModel {
 
     /// Wait for the fast-path check; `Ok` if the fast path is in use.
     pub(crate) fn fast_status(&self) -> std::result::Result<(), String> {
+        self.start_builder();
         let handle = if std::process::id() == self.builder_pid {
             self.builder
                 .lock()
@@ -597,7 +593,39 @@ impl BpeModel {
     fn fast(&self) -> Option<&Fast> {
         match self.fast.get() {
             Some(Ok(f)) if self.fast_enabled.load(Ordering::Relaxed) => Some(f),
-            _ => None,
+            Some(_) => None,
+            None => {
+                self.start_builder();
+                None
+            }
+        }
+    }
+
+    /// Start building the fast path on its own thread (once, and only in
+    /// the process that loaded the model); without a thread, build it here.
+    #[cold]
+    fn start_builder(&self) {
+        if self.builder_started.load(Ordering::Acquire) || std::process::id() != self.builder_pid {
+            return;
+        }
+        let mut guard = self
+            .builder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.builder_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (c, f) = (Arc::clone(&self.core), Arc::clone(&self.fast));
+        let spawned = std::thread::Builder::new()
+            .name("tokenbytes-hf-check".into())
+            .spawn(move || {
+                let _ = f.set(c.build_fast());
+            });
+        match spawned {
+            Ok(h) => *guard = Some(h),
+            Err(_) => {
+                let _ = self.fast.set(self.core.build_fast());
+            }
         }
     }
 

@@ -330,14 +330,16 @@ def _config_specials(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]
 
 
 def _with_added_tokens(
-    text: str, core: _core.HfTokenizer, declared: Sequence[Mapping[str, Any]], where: Path
+    tok: Tokenizer, declared: Sequence[Mapping[str, Any]], where: Path
 ) -> str | None:
-    """`text` with the declared tokens that `core` lacks added, or None if none lacks.
+    """`tok`'s tokenizer.json with the declared tokens it lacks added, or None if none
+    lacks (then its text is not read: a file loaded as bytes stays undecoded).
 
     A declared token that is already an added token is left as the tokenizer.json has it.
     One that is a vocabulary token becomes an added token with that id; one with an id
     from added_tokens_decoder keeps that id; any other gets the next free id.
     """
+    core = tok._core
     present = {content for _, content, _ in core.added_tokens()}
     missing: dict[str, Mapping[str, Any]] = {}
     for item in declared:
@@ -345,7 +347,7 @@ def _with_added_tokens(
             missing.setdefault(item["content"], item)
     if not missing:
         return None
-    data = json.loads(text)
+    data = json.loads(tok._json)
     next_id = core.get_vocab_size(with_added_tokens=True)
     for content, item in missing.items():
         token_id = core.token_to_id(content)
@@ -533,7 +535,7 @@ class Tokenizer:
             raise FileNotFoundError(
                 f"{folder}: no tokenizer.json, tekken.json, or vocab.json + merges.txt"
             )
-        patched = _with_added_tokens(tok._json, tok._core, declared, folder)
+        patched = _with_added_tokens(tok, declared, folder)
         if patched is not None:
             tok = cls(patched, source=tok.source)
         if gpt2_style:

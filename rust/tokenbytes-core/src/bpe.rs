@@ -619,20 +619,10 @@ impl CoreBpe {
         out: &mut Vec<Rank>,
     ) -> Result<()> {
         let mut stats = WholeStats::default();
-        let base = text.as_ptr() as usize;
-        let mut prev = 0usize;
-        pre.split(text, |piece| {
-            let a = piece.as_ptr() as usize - base;
-            if a > prev {
-                self.encode_piece_with(&text.as_bytes()[prev..a], out, &mut stats);
-            }
-            self.encode_piece_with(piece.as_bytes(), out, &mut stats);
-            prev = a + piece.len();
-        })?;
-        if prev < text.len() {
-            self.encode_piece_with(&text.as_bytes()[prev..], out, &mut stats);
-        }
-        Ok(())
+        let bytes = text.as_bytes();
+        pre.split_covering(text, |a, b| {
+            self.encode_piece_with(&bytes[a..b], out, &mut stats);
+        })
     }
 
     /// Encode text with no special-token handling.

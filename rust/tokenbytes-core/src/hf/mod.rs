@@ -454,27 +454,18 @@ impl HfTokenizer {
                             continue;
                         }
                     }
-                    let base = s.as_ptr() as usize;
-                    let mut prev = 0usize;
                     let mut result = Ok(());
-                    let mut word_of = |a: usize, b: usize, result: &mut Result<()>| {
-                        if result.is_ok() && a < b {
+                    p.split_covering(s, |a, b| {
+                        if result.is_ok() {
                             let sp = Split {
                                 prefix: false,
                                 start: c + a,
                                 end: c + b,
                             };
-                            *result = sink.word(self, seg_ref, sp, &s.as_bytes()[a..b], word);
+                            result = sink.word(self, seg_ref, sp, &s.as_bytes()[a..b], word);
                             word += 1;
                         }
-                    };
-                    p.split(s, |piece| {
-                        let a = piece.as_ptr() as usize - base;
-                        word_of(prev, a, &mut result);
-                        word_of(a, a + piece.len(), &mut result);
-                        prev = a + piece.len();
                     })?;
-                    word_of(prev, s.len(), &mut result);
                     result?;
                     continue;
                 }

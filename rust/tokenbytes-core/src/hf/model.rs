@@ -102,6 +102,16 @@ struct Fast {
     whole_is_bpe: bool,
 }
 
+impl Fast {
+    /// Turn `bpe`'s ranks into the model's ids, in place.
+    #[inline]
+    fn to_ids(&self, ranks: &mut [u32]) {
+        for r in ranks {
+            *r = self.rank_to_id[*r as usize];
+        }
+    }
+}
+
 /// Byte strings by id (an empty range: no such id) and a lookup table of
 /// some of them.
 struct ById {
@@ -644,50 +654,39 @@ impl BpeModel {
         if fast.whole_is_bpe {
             let start = out.len();
             let result = fast.bpe.encode_split_into(pre, text, out);
-            for r in &mut out[start..] {
-                *r = fast.rank_to_id[*r as usize];
-            }
+            fast.to_ids(&mut out[start..]);
             return Some(result);
         }
         let bytes = text.as_bytes();
-        let base = text.as_ptr() as usize;
-        let mut prev = 0usize;
-        let result = pre.split(text, |piece| {
-            let a = piece.as_ptr() as usize - base;
-            if a > prev {
-                self.fast_word(fast, &bytes[prev..a], out);
-            }
-            self.fast_word(fast, piece.as_bytes(), out);
-            prev = a + piece.len();
-        });
-        if prev < bytes.len() {
-            self.fast_word(fast, &bytes[prev..], out);
-        }
-        Some(result)
+        Some(pre.split_covering(text, |a, b| self.fast_word(fast, &bytes[a..b], out)))
     }
 
-    /// Ids of one word whose bytes all have tokens, by the fast path: a word
+    /// Ids of one word whose bytes all have tokens, by the fast path. With
+    /// `whole_is_bpe`, one lookup in `bpe`'s own table decides whether the
+    /// word is a token, as in tiktoken-style encoding. Otherwise a word
     /// that is a token is emitted whole with `ignore_merges`, or if
     /// pair-rank BPE forms it (reachable); any other word is merged
     /// (`CoreBpe` knows only reachable tokens, so its own whole-piece
     /// lookup would fail too).
     #[inline]
     fn fast_word(&self, fast: &Fast, word: &[u8], out: &mut Vec<u32>) {
-        if word.len() > 1 {
-            if let Some(id) = self.id_of_bytes(word) {
-                if self.core.ignore_merges
-                    || fast.reachable.get(id as usize).copied().unwrap_or(false)
-                {
-                    out.push(id);
-                    return;
+        let start = out.len();
+        if fast.whole_is_bpe {
+            fast.bpe.encode_piece_into(word, out);
+        } else {
+            if word.len() > 1 {
+                if let Some(id) = self.id_of_bytes(word) {
+                    if self.core.ignore_merges
+                        || fast.reachable.get(id as usize).copied().unwrap_or(false)
+                    {
+                        out.push(id);
+                        return;
+                    }
                 }
             }
+            fast.bpe.merge_piece_into(word, out);
         }
-        let start = out.len();
-        fast.bpe.merge_piece_into(word, out);
-        for r in &mut out[start..] {
-            *r = fast.rank_to_id[*r as usize];
-        }
+        fast.to_ids(&mut out[start..]);
     }
 
     /// Token ids of one word (its bytes), appended to `out`.
@@ -697,17 +696,7 @@ impl BpeModel {
         }
         if let Some(fast) = self.fast() {
             if !self.has_missing(word) {
-                if fast.whole_is_bpe {
-                    // One lookup in `bpe`'s own table decides, as in
-                    // tiktoken-style encoding.
-                    let start = out.len();
-                    fast.bpe.encode_piece_into(word, out);
-                    for r in &mut out[start..] {
-                        *r = fast.rank_to_id[*r as usize];
-                    }
-                } else {
-                    self.fast_word(fast, word, out);
-                }
+                self.fast_word(fast, word, out);
                 return;
             }
         }

@@ -139,6 +139,31 @@ impl PreTokenizer {
         }
     }
 
+    /// Call `f` with the byte range of every piece of `text` and of every
+    /// non-empty stretch before, between and after the pieces (a pattern
+    /// that does not match everything leaves such gaps), in order: together
+    /// the ranges cover `text` exactly.
+    ///
+    /// # Errors
+    /// As [`PreTokenizer::split`].
+    #[inline]
+    pub fn split_covering<F: FnMut(usize, usize)>(&self, text: &str, mut f: F) -> Result<()> {
+        let base = text.as_ptr() as usize;
+        let mut prev = 0usize;
+        self.split(text, |piece| {
+            let a = piece.as_ptr() as usize - base;
+            if a > prev {
+                f(prev, a);
+            }
+            prev = a + piece.len();
+            f(a, prev);
+        })?;
+        if prev < text.len() {
+            f(prev, text.len());
+        }
+        Ok(())
+    }
+
     /// The pieces of `text` as a vector (convenience for tests and tools).
     ///
     /// # Errors

@@ -30,5 +30,20 @@ pub mod vocab;
 pub use bpe::CoreBpe;
 pub use error::{Error, Result};
 
+/// Ask the CPU to start loading the cache line at `p`, to be read or
+/// written soon (no effect on architectures without a prefetch
+/// instruction). A hint only: it never faults, whatever `p` is.
+#[inline(always)]
+pub fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never dereferences `p` architecturally.
+    #[allow(unused_unsafe)]
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// A token id; for mergeable tokens, the merge priority (lower merges first).
 pub type Rank = u32;

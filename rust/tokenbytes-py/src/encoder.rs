@@ -154,6 +154,9 @@ const MAX_SHARED_ID: usize = 1 << 21;
 /// exist (creating all of them takes a few milliseconds).
 const SHARED_INTS_MIN_LIST: usize = 1024;
 
+/// How many ids ahead [`IdInts::list`] prefetches a shared int.
+const PREFETCH_AHEAD: usize = 8;
+
 /// The Python `int` of every token id, shared by all the lists an encoder
 /// returns (Python ints are immutable; CPython shares its small ints the
 /// same way). Building a list then costs a reference-count increment per id
@@ -193,11 +196,26 @@ impl IdInts {
             None => None,
         };
         match shared {
+            // The ints of a long list are spread over several MB: each one
+            // is prefetched a few ids ahead (its slot in `ints` further
+            // ahead), so that the misses of the reference-count increments
+            // overlap.
             Some(ints) => PyList::new(
                 py,
-                ids.iter().map(|&id| match ints.get(id as usize) {
-                    Some(int) => int.bind(py).clone(),
-                    None => Self::fresh(py, id),
+                ids.iter().enumerate().map(|(i, &id)| {
+                    if let Some(&far) = ids.get(i + 2 * PREFETCH_AHEAD) {
+                        tokenbytes_core::prefetch(ints.as_ptr().wrapping_add(far as usize));
+                    }
+                    if let Some(int) = ids
+                        .get(i + PREFETCH_AHEAD)
+                        .and_then(|&near| ints.get(near as usize))
+                    {
+                        tokenbytes_core::prefetch(int.as_ptr());
+                    }
+                    match ints.get(id as usize) {
+                        Some(int) => int.bind(py).clone(),
+                        None => Self::fresh(py, id),
+                    }
                 }),
             ),
             None => PyList::new(py, ids.iter().map(|&id| Self::fresh(py, id))),

@@ -298,11 +298,7 @@ impl CoreBpe {
             let wide = wide_script(piece);
             let hash = if piece.len() <= CACHE_MAX_PIECE && !wide && cache.enabled() {
                 let hash = PieceCache::hash(piece);
-                let hit = cache.get(piece, hash);
-                let found = hit.is_some();
-                if let Some(ids) = hit {
-                    out.extend_from_slice(ids);
-                }
+                let found = cache.get_into(piece, hash, out);
                 cache.record(found);
                 if found {
                     return;

@@ -42,7 +42,7 @@ const K: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// First `min(8, b.len())` bytes of `b` as a little-endian integer.
 #[inline(always)]
-fn prefix(b: &[u8]) -> u64 {
+pub(crate) fn prefix(b: &[u8]) -> u64 {
     let n = b.len();
     if n >= 8 {
         u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])

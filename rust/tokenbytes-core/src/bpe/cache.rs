@@ -136,29 +136,24 @@ const BYPASS: u32 = 16 * 1024;
 const WARM_ENTRIES: usize = 8 * 1024;
 
 /// log2 of the number of index slots of the piece cache.
-const PIECE_SLOT_BITS: u32 = 17;
+const PIECE_SLOT_BITS: u32 = 18;
 /// The piece cache is emptied when it holds this many pieces.
-const PIECE_MAX_ENTRIES: usize = 1 << 16;
+const PIECE_MAX_ENTRIES: usize = 1 << 17;
 
-#[derive(Clone, Copy)]
-struct Entry {
-    hash: u64,
-    bytes_at: u32,
-    ranks_at: u32,
-    len: u32,
-    n: u32,
-}
+use crate::table::prefix as word;
 
-/// Direct-mapped cache of pieces → merged ranks, with all bytes and ranks
-/// in two arenas (no allocation per insert once warm).
+/// Cache of pieces → merged ranks. Each piece is one record in an arena
+/// of words, `[hash, len | n << 32, bytes (little endian, zero padded,
+/// eight per word)..., ranks (two per word)...]`, so a hit reads the index
+/// slot and then one record (one or two cache lines). Records are stored
+/// in insertion order: the frequent pieces, met first, sit close together.
 pub(super) struct PieceCache {
     /// Encoder whose results the memos hold.
     pub(super) owner: u64,
-    /// Index into `entries` plus one; 0 for an empty slot.
+    /// Word offset of a record in `arena` plus one; 0 for an empty slot.
     slots: Box<[u32]>,
-    entries: Vec<Entry>,
-    bytes: Vec<u8>,
-    ranks: Vec<Rank>,
+    arena: Vec<u64>,
+    entries: usize,
     pub(super) pairs: PairMemo,
     /// Compatibility of token pairs for the backtracking merge.
     pub(super) valid: ValidMemo,
@@ -174,9 +169,8 @@ impl Default for PieceCache {
         Self {
             owner: 0,
             slots: vec![0; 1 << PIECE_SLOT_BITS].into_boxed_slice(),
-            entries: Vec::new(),
-            bytes: Vec::new(),
-            ranks: Vec::new(),
+            arena: Vec::new(),
+            entries: 0,
             pairs: PairMemo::default(),
             valid: ValidMemo::default(),
             scratch: Default::default(),
@@ -216,7 +210,7 @@ impl PieceCache {
         if self.window.0 >= WINDOW {
             // A cache still filling up (just created or cleared) is not
             // judged: its misses say nothing yet.
-            if self.entries.len() >= WARM_ENTRIES && self.window.1 * 4 < self.window.0 {
+            if self.entries >= WARM_ENTRIES && self.window.1 * 4 < self.window.0 {
                 self.bypass = BYPASS;
             }
             self.window = (0, 0);
@@ -225,9 +219,8 @@ impl PieceCache {
 
     fn clear_pieces(&mut self) {
         self.slots.fill(0);
-        self.entries.clear();
-        self.bytes.clear();
-        self.ranks.clear();
+        self.arena.clear();
+        self.entries = 0;
     }
 
     #[inline(always)]
@@ -235,47 +228,109 @@ impl PieceCache {
         (hash >> (64 - PIECE_SLOT_BITS)) as usize & (self.slots.len() - 1)
     }
 
-    /// Hash of a piece for [`Self::get`] and [`Self::insert`].
+    /// Hash of a piece for [`Self::get_into`] and [`Self::insert`].
     #[inline(always)]
     pub(super) fn hash(piece: &[u8]) -> u64 {
         hash_bytes(piece)
     }
 
-    /// The remembered ranks of `piece` (whose hash is `hash`).
+    /// Append the remembered ranks of `piece` (whose hash is `hash`) to
+    /// `out`; false (nothing appended) if it is not remembered.
     #[inline]
-    pub(super) fn get(&self, piece: &[u8], hash: u64) -> Option<&[Rank]> {
-        let e = self.slots[self.slot(hash)];
-        if e == 0 {
-            return None;
+    pub(super) fn get_into(&self, piece: &[u8], hash: u64, out: &mut Vec<Rank>) -> bool {
+        let at = self.slots[self.slot(hash)] as usize;
+        if at == 0 {
+            return false;
         }
-        let e = self.entries.get(e as usize - 1)?;
-        if e.hash != hash || e.len as usize != piece.len() {
-            return None;
+        let Some(&[h, meta]) = self.arena.get(at - 1..at + 1) else {
+            return false;
+        };
+        if h != hash || meta as u32 as usize != piece.len() {
+            return false;
         }
-        let b = e.bytes_at as usize;
-        if self.bytes.get(b..b + piece.len())? != piece {
-            return None;
+        let n = (meta >> 32) as usize;
+        let bytes_at = at + 1;
+        let ranks_at = bytes_at + piece.len().div_ceil(8);
+        let Some(words) = self.arena.get(bytes_at..ranks_at + n.div_ceil(2)) else {
+            return false;
+        };
+        let (bytes, ranks) = words.split_at(ranks_at - bytes_at);
+        if !piece
+            .chunks(8)
+            .zip(bytes)
+            .all(|(chunk, &w)| word(chunk) == w)
+        {
+            return false;
         }
-        let r = e.ranks_at as usize;
-        self.ranks.get(r..r + e.n as usize)
+        for k in 0..n {
+            out.push((ranks[k / 2] >> (32 * (k % 2))) as Rank);
+        }
+        true
     }
 
     /// Remember `ranks` for `piece` (whose hash is `hash`).
     pub(super) fn insert(&mut self, piece: &[u8], hash: u64, ranks: &[Rank]) {
-        if self.entries.len() >= PIECE_MAX_ENTRIES {
+        if self.entries >= PIECE_MAX_ENTRIES {
             self.clear_pieces();
         }
-        let entry = Entry {
-            hash,
-            bytes_at: self.bytes.len() as u32,
-            ranks_at: self.ranks.len() as u32,
-            len: piece.len() as u32,
-            n: ranks.len() as u32,
-        };
-        self.bytes.extend_from_slice(piece);
-        self.ranks.extend_from_slice(ranks);
-        self.entries.push(entry);
+        let at = self.arena.len();
+        self.arena.push(hash);
+        self.arena
+            .push(piece.len() as u64 | (ranks.len() as u64) << 32);
+        self.arena.extend(piece.chunks(8).map(word));
+        self.arena.extend(
+            ranks
+                .chunks(2)
+                .map(|p| u64::from(p[0]) | p.get(1).map_or(0, |&r| u64::from(r) << 32)),
+        );
+        self.entries += 1;
         let slot = self.slot(hash);
-        self.slots[slot] = self.entries.len() as u32;
+        self.slots[slot] = at as u32 + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piece_cache_returns_exactly_what_was_stored() {
+        let mut cache = PieceCache::default();
+        cache.reset(7);
+        let mut stored = Vec::new();
+        for len in 1..=64usize {
+            for n in [1, len.div_ceil(2), len] {
+                let piece: Vec<u8> = (0..len).map(|i| (i * 37 + len * 11 + n) as u8).collect();
+                let ranks: Vec<Rank> = (0..n as Rank).map(|r| r * 1000 + len as Rank).collect();
+                let hash = PieceCache::hash(&piece);
+                let mut out = vec![99];
+                assert!(!cache.get_into(&piece, hash, &mut out) || out[1..] == ranks[..]);
+                cache.insert(&piece, hash, &ranks);
+                stored.push((piece, ranks));
+            }
+        }
+        for (piece, ranks) in &stored {
+            let mut out = vec![99];
+            // A later piece may have taken the slot; a hit must be exact.
+            if cache.get_into(piece, PieceCache::hash(piece), &mut out) {
+                assert_eq!(out[0], 99);
+                assert_eq!(&out[1..], &ranks[..]);
+            } else {
+                assert_eq!(out, [99]);
+            }
+        }
+        // The last piece stored is found; a piece differing in its last
+        // byte, given the same hash, is not.
+        let (piece, ranks) = stored.last().unwrap();
+        let hash = PieceCache::hash(piece);
+        let mut out = Vec::new();
+        assert!(cache.get_into(piece, hash, &mut out));
+        assert_eq!(&out, ranks);
+        let mut other = piece.clone();
+        *other.last_mut().unwrap() ^= 1;
+        assert!(!cache.get_into(&other, hash, &mut Vec::new()));
+        assert!(!cache.get_into(&piece[..piece.len() - 1], hash, &mut Vec::new()));
+        cache.reset(8);
+        assert!(!cache.get_into(piece, hash, &mut Vec::new()));
     }
 }

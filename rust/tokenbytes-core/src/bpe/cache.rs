@@ -137,8 +137,11 @@ const WARM_ENTRIES: usize = 8 * 1024;
 
 /// log2 of the number of index slots of the piece cache.
 const PIECE_SLOT_BITS: u32 = 18;
-/// The piece cache is emptied when it holds this many pieces.
+/// The piece cache is emptied when it holds this many pieces, or when its
+/// arena (reserved once, never reallocated: no copy doubles its memory for
+/// a moment) is full.
 const PIECE_MAX_ENTRIES: usize = 1 << 17;
+const ARENA_WORDS: usize = 6 * PIECE_MAX_ENTRIES;
 
 use crate::table::prefix as word;
 
@@ -169,7 +172,8 @@ impl Default for PieceCache {
         Self {
             owner: 0,
             slots: vec![0; 1 << PIECE_SLOT_BITS].into_boxed_slice(),
-            arena: Vec::new(),
+            // Reserved address space; the OS backs it as it is written.
+            arena: Vec::with_capacity(ARENA_WORDS),
             entries: 0,
             pairs: PairMemo::default(),
             valid: ValidMemo::default(),
@@ -270,7 +274,11 @@ impl PieceCache {
 
     /// Remember `ranks` for `piece` (whose hash is `hash`).
     pub(super) fn insert(&mut self, piece: &[u8], hash: u64, ranks: &[Rank]) {
-        if self.entries >= PIECE_MAX_ENTRIES {
+        let words = 2 + piece.len().div_ceil(8) + ranks.len().div_ceil(2);
+        if words > ARENA_WORDS {
+            return;
+        }
+        if self.entries >= PIECE_MAX_ENTRIES || self.arena.len() + words > ARENA_WORDS {
             self.clear_pieces();
         }
         let at = self.arena.len();

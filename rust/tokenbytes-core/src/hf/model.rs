@@ -93,19 +93,58 @@ pub(crate) struct Piece {
 /// merge index, and the id of each rank.
 struct Fast {
     bpe: CoreBpe,
+    /// Empty when `bpe`'s ranks are the ids.
     rank_to_id: Vec<u32>,
-    /// Whether each id is a reachable token (or a single byte).
-    reachable: Vec<bool>,
+    /// Multi-byte tokens that pair-rank BPE never forms (so `bpe` does not
+    /// know them), by their bytes, behind a one-hash Bloom filter of
+    /// [`UNREACHABLE_FILTER_BITS`] bits keyed by [`unreachable_key`] (a
+    /// few hundred tokens in Llama-3; most words never reach the map).
+    unreachable: FxHashMap<Box<[u8]>, u32>,
+    unreachable_filter: Box<[u64]>,
     /// Whether a word that is a token is emitted whole exactly when `bpe`
     /// has it: without `ignore_merges` (BPE forms a token from its own
     /// bytes only if it is reachable), or when every token is reachable.
     whole_is_bpe: bool,
 }
 
+/// log2 of the number of bits of [`Fast`]'s filter of unreachable tokens.
+const UNREACHABLE_FILTER_BITS: u32 = 16;
+
+/// Filter position of a word (at least two bytes): from its length and
+/// its first and last two bytes, without reading the rest.
+#[inline(always)]
+fn unreachable_key(word: &[u8]) -> usize {
+    let n = word.len();
+    let x = (n as u64) << 32
+        | u64::from(word[0]) << 24
+        | u64::from(word[1]) << 16
+        | u64::from(word[n - 2]) << 8
+        | u64::from(word[n - 1]);
+    (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - UNREACHABLE_FILTER_BITS)) as usize
+}
+
 impl Fast {
+    /// The id of `word` (at least two bytes) if it is a token that `bpe`
+    /// does not know.
+    #[inline]
+    fn unreachable_id(&self, word: &[u8]) -> Option<u32> {
+        let k = unreachable_key(word);
+        if self
+            .unreachable_filter
+            .get(k / 64)
+            .is_none_or(|w| w >> (k % 64) & 1 == 0)
+        {
+            return None;
+        }
+        self.unreachable.get(word).copied()
+    }
+
     /// Turn `bpe`'s ranks into the model's ids, in place.
     #[inline]
     fn to_ids(&self, ranks: &mut [u32]) {
+        if self.rank_to_id.is_empty() {
+            return; // the ranks are the ids
+        }
         for r in ranks {
             *r = self.rank_to_id[*r as usize];
         }
@@ -663,29 +702,21 @@ impl BpeModel {
 
     /// Ids of one word whose bytes all have tokens, by the fast path. With
     /// `whole_is_bpe`, one lookup in `bpe`'s own table decides whether the
-    /// word is a token, as in tiktoken-style encoding. Otherwise a word
-    /// that is a token is emitted whole with `ignore_merges`, or if
-    /// pair-rank BPE forms it (reachable); any other word is merged
-    /// (`CoreBpe` knows only reachable tokens, so its own whole-piece
-    /// lookup would fail too).
+    /// word is a token, as in tiktoken-style encoding. Otherwise
+    /// (`ignore_merges`, and some tokens are unreachable) a word that is a
+    /// token is emitted whole: an unreachable one is looked up in the
+    /// fast path's own small table first, a reachable one is found by
+    /// `bpe`'s whole-word lookup, as with `whole_is_bpe`.
     #[inline]
     fn fast_word(&self, fast: &Fast, word: &[u8], out: &mut Vec<u32>) {
-        let start = out.len();
-        if fast.whole_is_bpe {
-            fast.bpe.encode_piece_into(word, out);
-        } else {
-            if word.len() > 1 {
-                if let Some(id) = self.id_of_bytes(word) {
-                    if self.core.ignore_merges
-                        || fast.reachable.get(id as usize).copied().unwrap_or(false)
-                    {
-                        out.push(id);
-                        return;
-                    }
-                }
+        if !fast.whole_is_bpe && word.len() > 1 {
+            if let Some(id) = fast.unreachable_id(word) {
+                out.push(id);
+                return;
             }
-            fast.bpe.merge_piece_into(word, out);
         }
+        let start = out.len();
+        fast.bpe.encode_piece_into(word, out);
         fast.to_ids(&mut out[start..]);
     }
 
@@ -1035,14 +1066,36 @@ impl Core {
                 _ => candidates.iter().filter_map(check).collect(),
             };
         // tiktoken vocabulary: bytes 0..=255 at ranks 0..=255, reachable
-        // tokens at 256 + the index of their last merge.
-        let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], u32::from(b))).collect();
-        let mut rank_to_id = vec![NONE; 256 + self.merges.len()];
-        rank_to_id[..256].copy_from_slice(&self.byte_id);
+        // tokens at 256 + the index of their last merge. Only the order of
+        // the ranks of multi-byte tokens matters to BPE: when the ids are in
+        // that order already (vocabularies converted from tiktoken, GPT-2),
+        // the ids themselves serve as ranks and no remap is needed.
+        let mut by_rank = reachable.clone();
+        by_rank.sort_unstable_by_key(|&(_, rank)| rank);
+        let identity = self.byte_id.iter().all(|&id| id != NONE)
+            && by_rank.windows(2).all(|w| w[0].0 < w[1].0);
+        let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8)
+            .map(|b| {
+                let rank = if identity {
+                    self.byte_id[usize::from(b)]
+                } else {
+                    u32::from(b)
+                };
+                (vec![b], rank)
+            })
+            .collect();
+        let mut rank_to_id = vec![NONE; if identity { 0 } else { 256 + self.merges.len() }];
+        if !identity {
+            rank_to_id[..256].copy_from_slice(&self.byte_id);
+        }
         for &(id, rank) in &reachable {
             let bytes = self.bytes.get(id).unwrap_or_default();
-            pairs.push((bytes.to_vec(), 256 + rank));
-            rank_to_id[256 + rank as usize] = id;
+            if identity {
+                pairs.push((bytes.to_vec(), id));
+            } else {
+                pairs.push((bytes.to_vec(), 256 + rank));
+                rank_to_id[256 + rank as usize] = id;
+            }
         }
         let vocab = Vocab::new(pairs).map_err(|e| e.to_string())?;
         let bpe = CoreBpe::new(
@@ -1055,10 +1108,23 @@ impl Core {
         for &(id, _) in &reachable {
             is_reachable[id as usize] = true;
         }
+        let mut unreachable = FxHashMap::default();
+        let mut unreachable_filter = vec![0u64; (1 << UNREACHABLE_FILTER_BITS) / 64];
+        for &id in &candidates {
+            match self.bytes.get(id) {
+                Some(bytes) if !is_reachable[id as usize] && bytes.len() > 1 => {
+                    let k = unreachable_key(bytes);
+                    unreachable_filter[k / 64] |= 1 << (k % 64);
+                    unreachable.insert(bytes.into(), id);
+                }
+                _ => {}
+            }
+        }
         Ok(Fast {
             bpe,
             rank_to_id,
-            reachable: is_reachable,
+            unreachable,
+            unreachable_filter: unreachable_filter.into_boxed_slice(),
             whole_is_bpe: !self.ignore_merges || reachable.len() == candidates.len(),
         })
     }

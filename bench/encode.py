@@ -53,11 +53,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "bench"
@@ -587,6 +587,9 @@ class Timing:
     cpu: float
 
 
+K = TypeVar("K", bound=Hashable)
+
+
 @contextlib.contextmanager
 def _no_gc() -> Iterator[None]:
     gc.collect()
@@ -608,16 +611,16 @@ def time_once(fn: Callable[[], object]) -> Timing:
 
 
 def best_round_robin(
-    tasks: dict[str, Callable[[], object]], reps: int, budget_s: float
-) -> tuple[dict[str, Timing], dict[str, str]]:
+    tasks: dict[K, Callable[[], object]], reps: int, budget_s: float
+) -> tuple[dict[K, Timing], dict[K, str]]:
     """Best (lowest wall) of ``reps`` runs per task, the tasks taking turns.
 
     Taking turns spreads any background noise over all encoders instead of one. A task
     stops early once its runs have used ``budget_s`` seconds (it always runs once).
     """
-    best: dict[str, Timing] = {}
-    spent: dict[str, float] = dict.fromkeys(tasks, 0.0)
-    errors: dict[str, str] = {}
+    best: dict[K, Timing] = {}
+    spent: dict[K, float] = dict.fromkeys(tasks, 0.0)
+    errors: dict[K, str] = {}
     for rep in range(reps):
         for name, fn in tasks.items():
             if name in errors or (rep > 0 and spent[name] >= budget_s):
@@ -649,6 +652,7 @@ class Row:
     encode_mb_s: float | None = None
     encode_cores: float | None = None
     encode_mb_cpu_s: float | None = None  # per CPU-second: steadier on a busy machine
+    first_pass_mb_s: float | None = None  # fresh process, first pass after the load
     batch_mb_s: float | None = None
     batch_cores: float | None = None
     batch_flat: bool = False
@@ -758,8 +762,14 @@ def measure_category(
             },
         ),
     ]
+    # One round robin over every (stage, encoder) task: each pass of every task
+    # is taken close in time to the others, so a drift of the machine's speed
+    # during the run does not bias the batch-to-single or peer ratios.
+    every = {(stage, name): fn for stage, tasks in stages for name, fn in tasks.items()}
+    best_all, errors_all = best_round_robin(every, reps, budget_s)
     for stage, tasks in stages:
-        best, errors = best_round_robin(tasks, reps, budget_s)
+        best = {name: best_all[(stage, name)] for name in tasks if (stage, name) in best_all}
+        errors = {name: errors_all[(stage, name)] for name in tasks if (stage, name) in errors_all}
         for name, timing in best.items():
             row = rows[name]
             rate = n_bytes / MB / timing.wall
@@ -810,8 +820,11 @@ def probe_main(args: argparse.Namespace) -> int:
         enc = peer.load(args.encodings[0], assets, args.threads)
         out["load_s"] = time.perf_counter() - started
         stage = "encode"
+        started = time.perf_counter()
         for doc in docs:
             enc.encode(doc)
+        out["first_pass_s"] = time.perf_counter() - started
+        out["n_bytes"] = utf8_len(docs)
     except Exception as exc:
         out.update(stage=stage, error=f"{type(exc).__name__}: {exc}"[:300])
     out["rss_peak_mb"] = peak_rss_mb()
@@ -867,8 +880,8 @@ def _ratio(value: float | None) -> str:
 
 def markdown_table(rows: list[Row]) -> str:
     header = (
-        "| encoding | category | encoder | encode MB/s | vs tt | cores | batch MB/s | vs tt "
-        "| decode MB/s | vs tt | load s | peak RSS MB | exact |"
+        "| encoding | category | encoder | encode MB/s | vs tt | cores | 1st pass MB/s "
+        "| batch MB/s | vs tt | decode MB/s | vs tt | load s | peak RSS MB | exact |"
     )
     lines = [header, "|" + "---|" * header.count(" | ") + "---|"]
     # A peer that is unavailable in every category gets one line per encoding, at the end.
@@ -878,14 +891,15 @@ def markdown_table(rows: list[Row]) -> str:
         batch = _num(r.batch_mb_s) + ("*" if r.batch_flat and r.batch_mb_s else "")
         lines.append(
             f"| {r.encoding} | {r.category} | {r.encoder} | {_num(r.encode_mb_s)} "
-            f"| {_ratio(r.encode_ratio)} | {_num(r.encode_cores)} | {batch} "
+            f"| {_ratio(r.encode_ratio)} | {_num(r.encode_cores)} | {_num(r.first_pass_mb_s)} "
+            f"| {batch} "
             f"| {_ratio(r.batch_ratio)} | {_num(r.decode_mb_s)} | {_ratio(r.decode_ratio)} "
             f"| {_num(r.load_s, 2)} | {_num(r.rss_peak_mb, 0)} | {r.exact_text()} |"
         )
     for (encoding, encoder, _), r in missing.items():
         category = r.category if sum(k[:2] == (encoding, encoder) for k in missing) == 1 else "all"
         lines.append(
-            f"| {encoding} | {category} | {encoder} |" + " - |" * 9 + f" {r.exact_text()} |"
+            f"| {encoding} | {category} | {encoder} |" + " - |" * 10 + f" {r.exact_text()} |"
         )
     return "\n".join(lines)
 
@@ -897,7 +911,10 @@ def legend(rows: list[Row], threads: int) -> str:
     return (
         "MB/s = UTF-8 MB of text per second. encode: one list-returning call per document, "
         "one thread; cores = CPU time / wall time of that pass (above 1.0 the library uses "
-        "threads internally; below 1.0 other processes took CPU time). batch: the library's "
+        "threads internally; below 1.0 other processes took CPU time). 1st pass: the same "
+        "encode pass once, in a fresh process right after the load (cold caches, tables "
+        "built on first use); the other figures are the best of several passes over the "
+        "same documents, after an untimed one. batch: the library's "
         f"batch call over all documents with {threads} threads; * = one flat numpy array "
         "instead of lists. vs tt = ratio to tiktoken in this run. load s / peak RSS: a fresh "
         f"process per row that loads the vocabulary, then encodes the category{base}. "
@@ -1135,6 +1152,8 @@ def probe_rows(
         result = run_probe(peer.name, encoding, category, args, assets)
         row.import_s, row.load_s = result.get("import_s"), result.get("load_s")
         row.rss_base_mb, row.rss_peak_mb = result.get("rss_base_mb"), result.get("rss_peak_mb")
+        if result.get("first_pass_s") and result.get("n_bytes"):
+            row.first_pass_mb_s = result["n_bytes"] / MB / result["first_pass_s"]
         if "error" not in result:
             print(f"load {row.load_s:.2f} s, peak RSS {row.rss_peak_mb:.0f} MB")
             continue

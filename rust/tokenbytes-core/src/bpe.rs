@@ -94,8 +94,14 @@ impl WholeStats {
 
 static NEXT_ENCODER_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Encoders whose caches a thread keeps at once: a thread that alternates
+/// between two encoders (say an `Encoding` and a `Tokenizer`, or two
+/// encodings) keeps both warm; a third replaces the least recently used.
+const CACHES_PER_THREAD: usize = 2;
+
 thread_local! {
-    static PIECE_CACHE: RefCell<PieceCache> = RefCell::new(PieceCache::default());
+    /// The piece caches of this thread, most recently used first.
+    static PIECE_CACHE: RefCell<Vec<PieceCache>> = const { RefCell::new(Vec::new()) };
 }
 
 const NO_RANK: Rank = Rank::MAX;
@@ -280,17 +286,29 @@ impl CoreBpe {
     /// result, as in [`Self::encode_piece_into`]).
     fn merge_cached(&self, piece: &[u8], out: &mut Vec<Rank>, whole: bool) {
         PIECE_CACHE.with(|cell| {
-            let Ok(mut cache) = cell.try_borrow_mut() else {
+            let Ok(mut caches) = cell.try_borrow_mut() else {
                 match self.lookup(piece).filter(|_| whole) {
                     Some(r) => out.push(r),
                     None => self.merge(piece, out),
                 }
                 return;
             };
-            if cache.owner != self.id {
-                cache.reset(self.id);
+            if caches.first().is_none_or(|c| c.owner != self.id) {
+                match caches.iter().position(|c| c.owner == self.id) {
+                    Some(i) => caches[..=i].rotate_right(1),
+                    None if caches.len() < CACHES_PER_THREAD => {
+                        let mut fresh = PieceCache::default();
+                        fresh.owner = self.id;
+                        caches.insert(0, fresh);
+                    }
+                    None => {
+                        caches.rotate_right(1);
+                        caches[0].reset(self.id);
+                    }
+                }
             }
-            let cache = &mut *cache;
+            // Not empty: the branches above leave this encoder's cache first.
+            let cache = &mut caches[0];
             // Pieces up to CACHE_MAX_PIECE bytes are remembered, except
             // those starting with a character of three or more bytes (CJK
             // runs: long and rarely repeated) and while the cache does not
@@ -1023,6 +1041,33 @@ mod tests {
             .windows(2)
             .map(|w| vocab.rank(&piece[w[0]..w[1]]).unwrap())
             .collect()
+    }
+
+    /// Three encoders on one thread, in turn: each keeps or gets back its
+    /// own piece cache (two per thread), and every result stays exact.
+    #[test]
+    fn encoders_taking_turns_on_one_thread_stay_exact() {
+        let mut rng = Lcg(11);
+        let alphabet: &[u8] = b"abcxyz";
+        let bpes: Vec<CoreBpe> = (0..3)
+            .map(|k| random_bpe(&mut rng, alphabet, 40 + k * 20))
+            .collect();
+        let pieces: Vec<Vec<u8>> = (0..300)
+            .map(|_| {
+                let len = 2 + rng.next() as usize % 40;
+                (0..len)
+                    .map(|_| alphabet[rng.next() as usize % alphabet.len()])
+                    .collect()
+            })
+            .collect();
+        for round in 0..3 {
+            for (i, piece) in pieces.iter().enumerate() {
+                // Alternate two encoders, and bring in the third now and then.
+                let k = if i % 7 == 0 { 2 } else { (i + round) % 2 };
+                let bpe = &bpes[k];
+                assert_eq!(bpe.encode_piece(piece), reference_merge(bpe.vocab(), piece));
+            }
+        }
     }
 
     /// A random vocabulary over `alphabet`: all bytes plus random strings

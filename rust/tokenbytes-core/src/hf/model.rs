@@ -1072,8 +1072,11 @@ impl Core {
         // the ids themselves serve as ranks and no remap is needed.
         let mut by_rank = reachable.clone();
         by_rank.sort_unstable_by_key(|&(_, rank)| rank);
+        // (Ids must also be dense enough for a rank table: at least one in
+        // eight of them a byte or a reachable token.)
         let identity = self.byte_id.iter().all(|&id| id != NONE)
-            && by_rank.windows(2).all(|w| w[0].0 < w[1].0);
+            && by_rank.windows(2).all(|w| w[0].0 < w[1].0)
+            && (slots as usize) < 8 * (256 + by_rank.len());
         let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8)
             .map(|b| {
                 let rank = if identity {

@@ -267,16 +267,6 @@ impl CoreBpe {
         }
     }
 
-    /// BPE of a piece the caller knows is not a token (no whole-piece
-    /// lookup), appended to `out`.
-    pub fn merge_piece_into(&self, piece: &[u8], out: &mut Vec<Rank>) {
-        match piece.len() {
-            0 => {}
-            1 => out.push(self.vocab.byte_rank(piece[0])),
-            _ => self.merge_cached(piece, out, false),
-        }
-    }
-
     /// Merge a piece that is not a token, through the per-thread caches:
     /// pieces up to [`CACHE_MAX_PIECE`] bytes are remembered whole; from
     /// [`BACKTRACK_MIN`] bytes the backtracking merge with its compatibility
@@ -293,22 +283,7 @@ impl CoreBpe {
                 }
                 return;
             };
-            if caches.first().is_none_or(|c| c.owner != self.id) {
-                match caches.iter().position(|c| c.owner == self.id) {
-                    Some(i) => caches[..=i].rotate_right(1),
-                    None if caches.len() < CACHES_PER_THREAD => {
-                        let mut fresh = PieceCache::default();
-                        fresh.owner = self.id;
-                        caches.insert(0, fresh);
-                    }
-                    None => {
-                        caches.rotate_right(1);
-                        caches[0].reset(self.id);
-                    }
-                }
-            }
-            // Not empty: the branches above leave this encoder's cache first.
-            let cache = &mut caches[0];
+            let cache = PieceCache::of(&mut caches, self.id, CACHES_PER_THREAD);
             // Pieces up to CACHE_MAX_PIECE bytes are remembered, except
             // those starting with a character of three or more bytes (CJK
             // runs: long and rarely repeated) and while the cache does not

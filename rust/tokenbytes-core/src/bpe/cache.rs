@@ -185,6 +185,31 @@ impl Default for PieceCache {
 }
 
 impl PieceCache {
+    /// The cache of encoder `owner` among a thread's `caches` (most
+    /// recently used first, at most `keep` of them), moved to the front: an
+    /// existing one, a new one while there are fewer than `keep`, else the
+    /// least recently used one emptied for `owner`.
+    pub(super) fn of(caches: &mut Vec<PieceCache>, owner: u64, keep: usize) -> &mut PieceCache {
+        match caches.iter().position(|c| c.owner == owner) {
+            Some(i) => caches[..=i].rotate_right(1),
+            None if caches.len() < keep.max(1) => {
+                caches.insert(
+                    0,
+                    PieceCache {
+                        owner,
+                        ..PieceCache::default()
+                    },
+                );
+            }
+            None => {
+                caches.rotate_right(1);
+                caches[0].reset(owner);
+            }
+        }
+        // Not empty: every branch above leaves `owner`'s cache first.
+        &mut caches[0]
+    }
+
     /// Forget everything and remember results for encoder `owner`.
     pub(super) fn reset(&mut self, owner: u64) {
         self.owner = owner;

@@ -1068,37 +1068,29 @@ impl Core {
         // tiktoken vocabulary: bytes 0..=255 at ranks 0..=255, reachable
         // tokens at 256 + the index of their last merge. Only the order of
         // the ranks of multi-byte tokens matters to BPE: when the ids are in
-        // that order already (vocabularies converted from tiktoken, GPT-2),
-        // the ids themselves serve as ranks and no remap is needed.
-        let mut by_rank = reachable.clone();
-        by_rank.sort_unstable_by_key(|&(_, rank)| rank);
+        // that order already (vocabularies converted from tiktoken, such as
+        // Llama-3's and Qwen2's), the ids themselves serve as ranks and no
+        // remap is needed.
+        let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], u32::from(b))).collect();
+        let mut rank_to_id = vec![NONE; 256 + self.merges.len()];
+        rank_to_id[..256].copy_from_slice(&self.byte_id);
+        for &(id, rank) in &reachable {
+            let bytes = self.bytes.get(id).unwrap_or_default();
+            pairs.push((bytes.to_vec(), 256 + rank));
+            rank_to_id[256 + rank as usize] = id;
+        }
         // (Ids must also be dense enough for a rank table: at least one in
         // eight of them a byte or a reachable token.)
+        let mut by_rank = reachable.clone();
+        by_rank.sort_unstable_by_key(|&(_, rank)| rank);
         let identity = self.byte_id.iter().all(|&id| id != NONE)
             && by_rank.windows(2).all(|w| w[0].0 < w[1].0)
             && (slots as usize) < 8 * (256 + by_rank.len());
-        let mut pairs: Vec<(Vec<u8>, u32)> = (0..=255u8)
-            .map(|b| {
-                let rank = if identity {
-                    self.byte_id[usize::from(b)]
-                } else {
-                    u32::from(b)
-                };
-                (vec![b], rank)
-            })
-            .collect();
-        let mut rank_to_id = vec![NONE; if identity { 0 } else { 256 + self.merges.len() }];
-        if !identity {
-            rank_to_id[..256].copy_from_slice(&self.byte_id);
-        }
-        for &(id, rank) in &reachable {
-            let bytes = self.bytes.get(id).unwrap_or_default();
-            if identity {
-                pairs.push((bytes.to_vec(), id));
-            } else {
-                pairs.push((bytes.to_vec(), 256 + rank));
-                rank_to_id[256 + rank as usize] = id;
+        if identity {
+            for pair in &mut pairs {
+                pair.1 = rank_to_id[pair.1 as usize];
             }
+            rank_to_id = Vec::new();
         }
         let vocab = Vocab::new(pairs).map_err(|e| e.to_string())?;
         let bpe = CoreBpe::new(
@@ -1111,16 +1103,14 @@ impl Core {
         for &(id, _) in &reachable {
             is_reachable[id as usize] = true;
         }
+        // Candidates are multi-byte tokens, so every key has two bytes.
         let mut unreachable = FxHashMap::default();
         let mut unreachable_filter = vec![0u64; (1 << UNREACHABLE_FILTER_BITS) / 64];
-        for &id in &candidates {
-            match self.bytes.get(id) {
-                Some(bytes) if !is_reachable[id as usize] && bytes.len() > 1 => {
-                    let k = unreachable_key(bytes);
-                    unreachable_filter[k / 64] |= 1 << (k % 64);
-                    unreachable.insert(bytes.into(), id);
-                }
-                _ => {}
+        for &id in candidates.iter().filter(|&&id| !is_reachable[id as usize]) {
+            if let Some(bytes) = self.bytes.get(id) {
+                let k = unreachable_key(bytes);
+                unreachable_filter[k / 64] |= 1 << (k % 64);
+                unreachable.insert(bytes.into(), id);
             }
         }
         Ok(Fast {

@@ -804,7 +804,7 @@ class Tokenizer:
     def encode_ids(self, sequence: str, add_special_tokens: bool = True) -> list[int]:
         """Only the ids of `encode(sequence).ids` (faster: no tokens, offsets or masks).
 
-        Truncation and padding settings are not applied here.
+        Truncation and padding settings apply, as in `encode`.
         """
         return self._core.encode_ids(sequence, add_special_tokens, self._split_special_tokens)
 

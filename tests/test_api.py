@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import sys
 
 import numpy as np
 import pytest
@@ -150,6 +151,43 @@ def test_threads_argument() -> None:
         enc.encode_batch(["a"], num_threads=0)
     with pytest.raises(TypeError, match="num_threads"):
         enc.encode_batch(["a"], num_threads="2")  # type: ignore[arg-type]
+
+
+def test_long_lists_own_one_reference_per_item() -> None:
+    # Lists of 1024 ids or more are filled by writing the item array
+    # directly (not through PyList_SetItem): each item must still own
+    # exactly one reference, or ints would leak or be freed while in use.
+    enc = ours("cl100k_base")
+    text = "hello world " * 3000
+    first = enc.encode_ordinary(text)
+    token = first[1]  # " world", a shared int
+    base = sys.getrefcount(token)
+    makers = [
+        lambda: enc.encode_ordinary(text),
+        lambda: enc.encode(text),
+        lambda: enc.encode_ordinary_batch([text] * 4, num_threads=2)[2],
+        lambda: enc.encode_batch([text] * 40, num_threads=2)[39],
+    ]
+    for make in makers:
+        ids = make()
+        assert ids == first
+        assert sys.getrefcount(token) == base + ids.count(token)
+        del ids
+        assert sys.getrefcount(token) == base
+
+
+def test_long_lists_of_unshared_ids() -> None:
+    # Ids above the shared-int range get a new int each: in a long list too.
+    big = 3_000_000
+    enc = tokenbytes.Encoding(
+        name="big_special",
+        pat_str=ours("r50k_base")._pat_str,
+        mergeable_ranks=ours("r50k_base")._mergeable_ranks,
+        special_tokens={"<|big|>": big},
+    )
+    ids = enc.encode("<|big|> x" * 2000, allowed_special="all")
+    assert len(ids) == 4000 and ids[::2] == [big] * 2000
+    assert enc.encode_batch(["<|big|>" * 1500] * 50, allowed_special="all")[49] == [big] * 1500
 
 
 UNSTABLE_PROMPTS = [

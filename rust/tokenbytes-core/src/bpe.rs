@@ -630,17 +630,31 @@ impl CoreBpe {
     /// [`Error::DisallowedSpecial`] if the text contains a disallowed
     /// special token; regex failures as [`Self::encode_ordinary`].
     pub fn encode(&self, text: &str, policy: &SpecialPolicy) -> Result<Vec<Rank>> {
+        let mut out = Vec::with_capacity(text.len() / 3 + 1);
+        self.encode_into(text, policy, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::encode`], appending to `out` (which keeps what it held
+    /// before; on an error, `out` may hold part of the text's tokens).
+    ///
+    /// # Errors
+    /// As [`Self::encode`].
+    pub fn encode_into(
+        &self,
+        text: &str,
+        policy: &SpecialPolicy,
+        out: &mut Vec<Rank>,
+    ) -> Result<()> {
         self.specials.check_disallowed(text, policy)?;
         let found = self.specials.find_allowed(text, policy);
-        let mut out = Vec::with_capacity(text.len() / 3 + 1);
         let mut pos = 0;
         for (start, end, id) in found {
-            self.encode_ordinary_into(&text[pos..start], &mut out)?;
+            self.encode_ordinary_into(&text[pos..start], out)?;
             out.push(id);
             pos = end;
         }
-        self.encode_ordinary_into(&text[pos..], &mut out)?;
-        Ok(out)
+        self.encode_ordinary_into(&text[pos..], out)
     }
 
     /// Like [`Self::encode`], also returning how many of the final tokens

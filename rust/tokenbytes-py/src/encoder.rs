@@ -32,6 +32,43 @@ fn run<T: Send>(
     }
 }
 
+/// A value handed over once from one thread to another: set by a worker,
+/// taken by the caller once [`Slot::is_ready`] says it is there.
+struct Slot<T> {
+    ready: std::sync::atomic::AtomicBool,
+    value: std::sync::Mutex<Option<T>>,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self {
+            ready: std::sync::atomic::AtomicBool::new(false),
+            value: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl<T> Slot<T> {
+    fn set(&self, value: T) {
+        *self
+            .value
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
+        self.ready.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn take(&self) -> Option<T> {
+        self.value
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
 /// Batches smaller than this (in bytes) are encoded on the calling thread
 /// alone: starting helpers costs more than it saves.
 const PARALLEL_MIN_BYTES: usize = 64 << 10;
@@ -51,23 +88,24 @@ fn batch_to_lists<'py>(
     ints: &IdInts,
     texts: &[&str],
     threads: usize,
-    f: impl Fn(&str) -> tokenbytes_core::Result<Vec<Rank>> + Sync,
+    f: impl Fn(&str, &mut Vec<Rank>) -> tokenbytes_core::Result<()> + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::sync::OnceLock;
     let n = texts.len();
     let out = PyList::empty(py);
     let total: usize = texts.iter().map(|t| t.len()).sum();
     if threads <= 1 || n < 2 || total < PARALLEL_MIN_BYTES {
+        let mut ids = Vec::new();
         for t in texts {
-            let ids = run(py, t.len(), || f(t))?;
+            ids.clear();
+            run(py, t.len(), || f(t, &mut ids))?;
             out.append(ints.list(py, &ids)?)?;
         }
         return Ok(out);
     }
     let pool = tokenbytes_core::parallel::pool(threads - 1).map_err(to_py)?;
-    let slots: Vec<OnceLock<tokenbytes_core::Result<Vec<Rank>>>> =
-        (0..n).map(|_| OnceLock::new()).collect();
+    let slots: Vec<Slot<tokenbytes_core::Result<Vec<Rank>>>> =
+        (0..n).map(|_| Slot::default()).collect();
     // Texts are claimed in input order, except that large ones (an eighth
     // of a thread's share or more) go first, largest first: a large text
     // claimed last would leave the other threads idle at the end.
@@ -80,6 +118,12 @@ fn batch_to_lists<'py>(
     // A panic in `f` (a bug) is re-raised on this thread, where PyO3 turns
     // it into an exception; its slot gets an error so nobody waits on it.
     let panic = std::sync::Mutex::new(None);
+    // Id buffers go round: a text's ids are encoded into a spare buffer and
+    // the buffer comes back once its list is built. Buffers kept to the end
+    // of the call, or freed and allocated anew, would take fresh pages from
+    // the allocator again and again, and page faults taken while another
+    // thread of the process runs cost several times more than alone.
+    let spare: std::sync::Mutex<Vec<Vec<Rank>>> = std::sync::Mutex::new(Vec::new());
     // Claim the next unclaimed text and encode it; false when none is left.
     let work = || -> bool {
         if stop.load(Ordering::Relaxed) {
@@ -89,20 +133,27 @@ fn batch_to_lists<'py>(
             return false;
         };
         let text = texts[i];
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(text))).unwrap_or_else(
-            |payload| {
-                if let Ok(mut p) = panic.lock() {
-                    p.get_or_insert(payload);
-                }
-                Err(tokenbytes_core::Error::InvalidArgument(
-                    "internal error: the encoder panicked".into(),
-                ))
-            },
-        );
+        let mut ids = spare
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
+            .unwrap_or_default();
+        ids.reserve(text.len() / 3 + 1);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            f(text, &mut ids).map(|()| ids)
+        }))
+        .unwrap_or_else(|payload| {
+            if let Ok(mut p) = panic.lock() {
+                p.get_or_insert(payload);
+            }
+            Err(tokenbytes_core::Error::InvalidArgument(
+                "internal error: the encoder panicked".into(),
+            ))
+        });
         // An error does not stop the others: texts before it in input order
         // may not be claimed yet, and the caller raises it when it gets
         // there (then everyone stops).
-        let _ = slots[i].set(r);
+        slots[i].set(r);
         true
     };
     pool.in_place_scope(|scope| {
@@ -111,9 +162,9 @@ fn batch_to_lists<'py>(
         }
         let result = (|| -> PyResult<()> {
             for (i, slot) in slots.iter().enumerate() {
-                if slot.get().is_none() {
+                if !slot.is_ready() {
                     py.detach(|| {
-                        while slot.get().is_none() {
+                        while !slot.is_ready() {
                             // Help while this text is being encoded
                             // elsewhere; once everything is claimed, wait.
                             if !work() {
@@ -122,13 +173,19 @@ fn batch_to_lists<'py>(
                         }
                     });
                 }
-                match slot.get() {
-                    Some(Ok(ids)) => out.append(ints.list(py, ids)?)?,
+                match slot.take() {
+                    Some(Ok(mut ids)) => {
+                        out.append(ints.list(py, &ids)?)?;
+                        ids.clear();
+                        if let Ok(mut s) = spare.lock() {
+                            s.push(ids);
+                        }
+                    }
                     Some(Err(e)) => {
                         if let Some(payload) = panic.lock().ok().and_then(|mut p| p.take()) {
                             std::panic::resume_unwind(payload);
                         }
-                        return Err(to_py(e.clone()));
+                        return Err(to_py(e));
                     }
                     None => {
                         return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
@@ -200,7 +257,7 @@ impl IdInts {
             // is prefetched a few ids ahead (its slot in `ints` further
             // ahead), so that the misses of the reference-count increments
             // overlap.
-            Some(ints) => PyList::new(
+            Some(ints) => new_list(
                 py,
                 ids.iter().enumerate().map(|(i, &id)| {
                     if let Some(&far) = ids.get(i + 2 * PREFETCH_AHEAD) {
@@ -218,10 +275,84 @@ impl IdInts {
                     }
                 }),
             ),
-            None => PyList::new(py, ids.iter().map(|&id| Self::fresh(py, id))),
+            None => new_list(py, ids.iter().map(|&id| Self::fresh(py, id))),
         }
     }
 }
+
+/// Whether this interpreter lays out a `list` as CPython does (`ob_item`,
+/// the item array, right after the variable-size object header), checked
+/// once on a list built through the stable API.
+fn list_layout_known(py: Python<'_>) -> bool {
+    static KNOWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KNOWN.get_or_init(|| {
+        let probe = [
+            py.None(),
+            pyo3::types::PyTuple::empty(py).into_any().unbind(),
+        ];
+        let Ok(list) = PyList::new(py, probe.iter().map(|o| o.bind(py))) else {
+            return false;
+        };
+        let obj = list.as_ptr().cast::<usize>();
+        // SAFETY: every list object is at least a variable-size header and
+        // two words (CPython: item pointer and allocated count), so the
+        // five words read are inside the object; the item pointer is
+        // followed only when the size and allocation words hold what the
+        // stable API says the list holds.
+        unsafe {
+            if obj.add(2).read() != 2 || obj.add(4).read() < 2 {
+                return false;
+            }
+            let items = obj.add(3).read() as *const *mut pyo3::ffi::PyObject;
+            !items.is_null()
+                && items.read() == probe[0].as_ptr()
+                && items.add(1).read() == probe[1].as_ptr()
+        }
+    })
+}
+
+/// A new list of `items`.
+///
+/// The stable API's `PyList_SetItem` reads each slot before writing it, so
+/// the item array of a new long list, fresh zeroed pages from the
+/// allocator, is first mapped to the shared zero page and then copied on
+/// the write: two page faults a page, and the second needs a TLB flush on
+/// every core running another thread of the process (batch workers),
+/// which on a virtual machine costs several microseconds. Where the
+/// interpreter's list layout is the known one, the items are written
+/// straight into the array instead, as CPython's own `PyList_SET_ITEM`
+/// does.
+fn new_list<'py>(
+    py: Python<'py>,
+    items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let len = items.len();
+    if len < DIRECT_LIST_MIN || !list_layout_known(py) {
+        return PyList::new(py, items);
+    }
+    let n = pyo3::ffi::Py_ssize_t::try_from(len)
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("list too long"))?;
+    // SAFETY: PyList_New returns a new reference or null with an exception
+    // set; the layout check above makes `ob_item` the word after the
+    // header, an array of `len` null slots, each written once below with a
+    // new reference (the list steals it), before the list is shared.
+    unsafe {
+        let list = pyo3::ffi::PyList_New(n);
+        let list = Bound::from_owned_ptr_or_err(py, list)?.cast_into_unchecked::<PyList>();
+        let slots = list.as_ptr().cast::<usize>().add(3).read() as *mut *mut pyo3::ffi::PyObject;
+        let mut written = 0;
+        for item in items.take(len) {
+            slots.add(written).write(item.into_ptr());
+            written += 1;
+        }
+        assert_eq!(written, len, "new_list: the iterator yielded too few items");
+        Ok(list)
+    }
+}
+
+/// Lists shorter than this are built through the stable API: their arrays
+/// come from memory the allocator has already touched.
+const DIRECT_LIST_MIN: usize = 1024;
 
 /// The compiled encoder shared by every Python `Encoding` built from it.
 /// Immutable, so safe to use from any number of threads at once.
@@ -625,8 +756,8 @@ impl PyCoreBpe {
         let owned = strings_of(texts)?;
         let cows = texts_of(&owned)?;
         let texts: Vec<&str> = cows.iter().map(AsRef::as_ref).collect();
-        batch_to_lists(py, &self.ints, &texts, num_threads, |t| {
-            self.inner.encode_ordinary(t)
+        batch_to_lists(py, &self.ints, &texts, num_threads, |t, ids| {
+            self.inner.encode_ordinary_into(t, ids)
         })
     }
 
@@ -644,8 +775,8 @@ impl PyCoreBpe {
         let cows = texts_of(&owned)?;
         let texts: Vec<&str> = cows.iter().map(AsRef::as_ref).collect();
         let pol = policy(allowed_special, disallowed_special)?;
-        batch_to_lists(py, &self.ints, &texts, num_threads, |t| {
-            self.inner.encode(t, &pol)
+        batch_to_lists(py, &self.ints, &texts, num_threads, |t, ids| {
+            self.inner.encode_into(t, &pol, ids)
         })
     }
 

@@ -104,3 +104,21 @@ def test_decode_rejects_unreadable_npy_and_non_ascii_digits(tmp_path) -> None:
     # An Arabic-Indic digit is no token id (Python's int() would read it as 3).
     r = run("decode", "-", stdin="24912 \u0663".encode())
     assert r.returncode == 1 and b"not a token id" in r.stderr
+
+
+def test_encoder_and_cli_do_not_import_numpy(tmp_path) -> None:
+    # numpy (and its BLAS threads) is loaded only by the parts that use it:
+    # encode_to_numpy, .npy files, tokenbytes.dynamic and the byte-level LMs.
+    src = tmp_path / "a.txt"
+    src.write_text("hello world")
+    code = (
+        "import sys, tokenbytes\n"
+        "from tokenbytes.cli import main\n"
+        "enc = tokenbytes.get_encoding('o200k_base')\n"
+        "assert enc.decode(enc.encode_batch(['hello world'] * 3)[2]) == 'hello world'\n"
+        f"assert main(['count', '--encoding', 'o200k_base', {str(src)!r}]) == 0\n"
+        "assert 'numpy' not in sys.modules, 'numpy was imported'\n"
+        "assert tokenbytes.dynamic.merge_batch and 'numpy' in sys.modules\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

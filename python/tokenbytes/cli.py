@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
-
-import numpy as np
 
 from tokenbytes.core import Encoding
 from tokenbytes.registry import get_encoding, list_encoding_names
@@ -109,6 +108,8 @@ def cmd_encode(args: argparse.Namespace, enc: Encoding, out: BinaryIO) -> None:
     if args.format == "npy":
         if not args.output:
             raise UsageError("--format npy needs --output FILE.npy")
+        import numpy as np
+
         flat = [t for _, ids in results for t in ids]
         try:
             with open(args.output, "wb") as f:
@@ -127,6 +128,8 @@ def cmd_encode(args: argparse.Namespace, enc: Encoding, out: BinaryIO) -> None:
 def _parse_ids(name: str, data: bytes) -> list[int]:
     if name.endswith(".npy"):
         import io
+
+        import numpy as np
 
         try:
             arr = np.load(io.BytesIO(data), allow_pickle=False)
@@ -210,6 +213,8 @@ def _load_byte_lm(args: argparse.Namespace) -> Any:
 def cmd_next_byte(args: argparse.Namespace, out: BinaryIO) -> None:
     if args.top < 1:
         raise UsageError(f"--top must be >= 1, got {args.top}")
+    import numpy as np
+
     blm = _load_byte_lm(args)
     exact = np.exp(blm.next_byte_logprobs(args.prompt))
     naive = np.exp(blm.naive_next_byte_logprobs(args.prompt))
@@ -236,7 +241,7 @@ def cmd_next_byte(args: argparse.Namespace, out: BinaryIO) -> None:
 def cmd_sample(args: argparse.Namespace, out: BinaryIO) -> None:
     if args.max_bytes < 0:
         raise UsageError(f"--max-bytes must be >= 0, got {args.max_bytes}")
-    if not (args.temperature >= 0 and np.isfinite(args.temperature)):
+    if not (args.temperature >= 0 and math.isfinite(args.temperature)):
         raise UsageError(f"--temperature must be >= 0, got {args.temperature}")
     if not 0 < args.top_p <= 1:
         raise UsageError(f"--top-p must be in (0, 1], got {args.top_p}")

@@ -413,11 +413,25 @@ fn specials_from_dict(d: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Rank)>> {
     Ok(out)
 }
 
+/// Whether the `numpy` module has been imported in this interpreter.
+fn numpy_loaded(py: Python<'_>) -> bool {
+    py.import("sys")
+        .and_then(|sys| sys.getattr("modules"))
+        .and_then(|m| m.contains("numpy"))
+        .unwrap_or(true)
+}
+
 /// Token ids from any iterable of ints (list fast path). Ids that are not
 /// ints raise `TypeError`; negative or huge ids raise `KeyError` like any
 /// other unknown id (as tiktoken's decode does).
 fn ids_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Rank>> {
-    if let Ok(arr) = obj.cast::<PyArray1<u32>>() {
+    // Looking for a numpy array imports numpy, so look only when numpy is
+    // loaded (an array cannot exist otherwise) and the object is no list.
+    let maybe_array = !obj.is_instance_of::<PyList>() && numpy_loaded(obj.py());
+    if let Some(arr) = maybe_array
+        .then(|| obj.cast::<PyArray1<u32>>().ok())
+        .flatten()
+    {
         return Ok(arr
             .readonly()
             .as_slice()

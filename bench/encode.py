@@ -49,6 +49,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,7 +58,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "bench"
@@ -610,30 +611,43 @@ def time_once(fn: Callable[[], object]) -> Timing:
     return Timing(wall, cpu)
 
 
+@dataclass
+class RoundRobin(Generic[K]):
+    best: dict[K, Timing]  # lowest wall time per task
+    walls: dict[K, list[float | None]]  # wall time per task and round (None: not run)
+    errors: dict[K, str]
+
+
 def best_round_robin(
     tasks: dict[K, Callable[[], object]], reps: int, budget_s: float
-) -> tuple[dict[K, Timing], dict[K, str]]:
+) -> RoundRobin[K]:
     """Best (lowest wall) of ``reps`` runs per task, the tasks taking turns.
 
     Taking turns spreads any background noise over all encoders instead of one. A task
     stops early once its runs have used ``budget_s`` seconds (it always runs once).
     """
-    best: dict[K, Timing] = {}
+    out: RoundRobin[K] = RoundRobin({}, {name: [None] * reps for name in tasks}, {})
     spent: dict[K, float] = dict.fromkeys(tasks, 0.0)
-    errors: dict[K, str] = {}
     for rep in range(reps):
         for name, fn in tasks.items():
-            if name in errors or (rep > 0 and spent[name] >= budget_s):
+            if name in out.errors or (rep > 0 and spent[name] >= budget_s):
                 continue
             try:
                 timing = time_once(fn)
             except Exception as exc:  # a peer failing is a result, not a crash
-                errors[name] = f"{type(exc).__name__}: {exc}"[:200]
+                out.errors[name] = f"{type(exc).__name__}: {exc}"[:200]
                 continue
             spent[name] += timing.wall
-            if name not in best or timing.wall < best[name].wall:
-                best[name] = timing
-    return best, errors
+            out.walls[name][rep] = timing.wall
+            if name not in out.best or timing.wall < out.best[name].wall:
+                out.best[name] = timing
+    return out
+
+
+def paired_median(numerators: list[float | None], denominators: list[float | None]) -> float | None:
+    """Median over rounds of numerator / denominator, from the rounds that have both."""
+    ratios = [a / b for a, b in zip(numerators, denominators, strict=True) if a and b]
+    return statistics.median(ratios) if ratios else None
 
 
 # --------------------------------------------------------------------------------------
@@ -655,6 +669,10 @@ class Row:
     first_pass_mb_s: float | None = None  # fresh process, first pass after the load
     batch_mb_s: float | None = None
     batch_cores: float | None = None
+    # Median over rounds of (single-thread pass time / batch pass time), the two passes
+    # of a round taken close together: steadier than the ratio of the two best passes,
+    # since a batch pass needs every core quiet at once to be fast.
+    batch_speedup: float | None = None
     batch_flat: bool = False
     decode_mb_s: float | None = None
     encode_ratio: float | None = None
@@ -766,7 +784,11 @@ def measure_category(
     # is taken close in time to the others, so a drift of the machine's speed
     # during the run does not bias the batch-to-single or peer ratios.
     every = {(stage, name): fn for stage, tasks in stages for name, fn in tasks.items()}
-    best_all, errors_all = best_round_robin(every, reps, budget_s)
+    rr = best_round_robin(every, reps, budget_s)
+    best_all, errors_all = rr.best, rr.errors
+    for name, row in rows.items():
+        if ("encode", name) in rr.walls and ("batch", name) in rr.walls:
+            row.batch_speedup = paired_median(rr.walls[("encode", name)], rr.walls[("batch", name)])
     for stage, tasks in stages:
         best = {name: best_all[(stage, name)] for name in tasks if (stage, name) in best_all}
         errors = {name: errors_all[(stage, name)] for name in tasks if (stage, name) in errors_all}
@@ -881,7 +903,8 @@ def _ratio(value: float | None) -> str:
 def markdown_table(rows: list[Row]) -> str:
     header = (
         "| encoding | category | encoder | encode MB/s | vs tt | cores | 1st pass MB/s "
-        "| batch MB/s | vs tt | decode MB/s | vs tt | load s | peak RSS MB | exact |"
+        "| batch MB/s | vs tt | batch / 1 thread | decode MB/s | vs tt | load s | peak RSS MB "
+        "| exact |"
     )
     lines = [header, "|" + "---|" * header.count(" | ") + "---|"]
     # A peer that is unavailable in every category gets one line per encoding, at the end.
@@ -893,13 +916,14 @@ def markdown_table(rows: list[Row]) -> str:
             f"| {r.encoding} | {r.category} | {r.encoder} | {_num(r.encode_mb_s)} "
             f"| {_ratio(r.encode_ratio)} | {_num(r.encode_cores)} | {_num(r.first_pass_mb_s)} "
             f"| {batch} "
-            f"| {_ratio(r.batch_ratio)} | {_num(r.decode_mb_s)} | {_ratio(r.decode_ratio)} "
+            f"| {_ratio(r.batch_ratio)} | {_ratio(r.batch_speedup)} "
+            f"| {_num(r.decode_mb_s)} | {_ratio(r.decode_ratio)} "
             f"| {_num(r.load_s, 2)} | {_num(r.rss_peak_mb, 0)} | {r.exact_text()} |"
         )
     for (encoding, encoder, _), r in missing.items():
         category = r.category if sum(k[:2] == (encoding, encoder) for k in missing) == 1 else "all"
         lines.append(
-            f"| {encoding} | {category} | {encoder} |" + " - |" * 10 + f" {r.exact_text()} |"
+            f"| {encoding} | {category} | {encoder} |" + " - |" * 11 + f" {r.exact_text()} |"
         )
     return "\n".join(lines)
 
@@ -916,7 +940,9 @@ def legend(rows: list[Row], threads: int) -> str:
         "built on first use); the other figures are the best of several passes over the "
         "same documents, after an untimed one. batch: the library's "
         f"batch call over all documents with {threads} threads; * = one flat numpy array "
-        "instead of lists. vs tt = ratio to tiktoken in this run. load s / peak RSS: a fresh "
+        "instead of lists. batch / 1 thread: per round, the single-thread pass time over "
+        "the batch pass time of the same encoder (the two taken close together), median "
+        "over the rounds. vs tt = ratio to tiktoken in this run. load s / peak RSS: a fresh "
         f"process per row that loads the vocabulary, then encodes the category{base}. "
         "exact: documents whose ids differ from tiktoken's encode_ordinary (decode: text "
         "not reproduced)."

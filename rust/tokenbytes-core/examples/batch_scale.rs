@@ -5,36 +5,15 @@
 #![allow(clippy::unwrap_used)]
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-use tokenbytes_core::{
-    pretokenize, pretokenize::PreTokenizer, special::SpecialTokens, vocab::Vocab, CoreBpe,
-};
+
+mod common;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let vocab = Vocab::from_tiktoken(&std::fs::read(&args[1]).unwrap()).unwrap();
-    let pat = match args[2].as_str() {
-        "cl100k" => pretokenize::CL100K_PATTERN,
-        "o200k" => pretokenize::O200K_PATTERN,
-        _ => pretokenize::R50K_PATTERN,
-    };
     let reps: usize = args.get(4).map_or(10, |s| s.parse().unwrap());
     let threads: usize = std::env::var("THREADS").map_or(2, |s| s.parse().unwrap());
-    let bpe = CoreBpe::new(
-        vocab,
-        SpecialTokens::new(vec![]).unwrap(),
-        PreTokenizer::new(pat).unwrap(),
-    )
-    .unwrap();
-    let texts: Vec<String> = std::fs::read_to_string(&args[3])
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let bpe = common::bpe(&args[1], &args[2]);
+    let texts = common::texts(&args[3]);
     let mb = texts.iter().map(String::len).sum::<usize>() as f64 / 1e6;
     let single = || {
         let t = Instant::now();

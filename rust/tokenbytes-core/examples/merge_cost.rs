@@ -5,24 +5,11 @@
 //! `encode_piece` takes) or `encode` (whole texts), pieces of MIN..MAX bytes
 //! (default all), at most LIMIT bytes of text (default all).
 #![allow(clippy::unwrap_used)]
-use tokenbytes_core::{
-    pretokenize, pretokenize::PreTokenizer, special::SpecialTokens, vocab::Vocab, CoreBpe,
-};
+mod common;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let vocab = Vocab::from_tiktoken(&std::fs::read(&args[1]).unwrap()).unwrap();
-    let pat = match args[2].as_str() {
-        "cl100k" => pretokenize::CL100K_PATTERN,
-        "o200k" => pretokenize::O200K_PATTERN,
-        _ => pretokenize::R50K_PATTERN,
-    };
-    let bpe = CoreBpe::new(
-        vocab,
-        SpecialTokens::new(vec![]).unwrap(),
-        PreTokenizer::new(pat).unwrap(),
-    )
-    .unwrap();
+    let bpe = common::bpe(&args[1], &args[2]);
     let method = args[4].as_str();
     let lo: usize = args.get(5).map_or(2, |s| s.parse().unwrap());
     let hi: usize = args.get(6).map_or(usize::MAX, |s| s.parse().unwrap());

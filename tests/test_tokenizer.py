@@ -525,6 +525,13 @@ def test_encoding_view_matches_tiktoken(name: str, oracle: Any) -> None:
         view.decode_single_token_bytes(10**7)
     with pytest.raises(KeyError):
         view.encode_single_token(b"\xff\xfe\xfd not a token")
+    # Unknown ids raise KeyError naming the id, as Encoding does, whatever their size.
+    for bad in (-1, 10**7, 2**40):
+        for decode in (view.decode, view.decode_bytes, view.decode_tokens_bytes):
+            with pytest.raises(KeyError, match=str(bad)):
+                decode([5, bad])
+        with pytest.raises(KeyError, match=str(bad)):
+            view.decode_batch([[5], [bad]])
 
 
 def test_encoding_view_eot() -> None:

@@ -1103,13 +1103,22 @@ class TokenizerEncoding:
         """Concatenated bytes of `tokens` (special tokens give their content's UTF-8).
 
         Raises:
-            KeyError: an unknown id (the message names it).
+            KeyError: an unknown id, negative or too large ones included (the message
+                names it), as `Encoding.decode_bytes` raises.
+            TypeError: an item that is not an int.
         """
-        return self._core.decode_bytes(tokens)
+        try:
+            return self._core.decode_bytes(tokens)
+        except OverflowError as e:  # the Tokenizer's own error for ids outside 0..2**32
+            raise KeyError(str(e)) from None
 
     def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
-        """Text of `tokens`; invalid UTF-8 becomes U+FFFD (``errors="replace"``)."""
-        return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
+        """Text of `tokens`; invalid UTF-8 becomes U+FFFD (``errors="replace"``).
+
+        Raises:
+            KeyError, TypeError: as `decode_bytes`.
+        """
+        return self.decode_bytes(tokens).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         """Raw bytes of one token. Raises KeyError for an unknown id."""

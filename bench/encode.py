@@ -619,17 +619,22 @@ class RoundRobin(Generic[K]):
 
 
 def best_round_robin(
-    tasks: dict[K, Callable[[], object]], reps: int, budget_s: float
+    tasks: dict[K, Callable[[], object]],
+    reps: int,
+    budget_s: float,
+    order: Callable[[int], Sequence[K]] | None = None,
 ) -> RoundRobin[K]:
     """Best (lowest wall) of ``reps`` runs per task, the tasks taking turns.
 
     Taking turns spreads any background noise over all encoders instead of one. A task
     stops early once its runs have used ``budget_s`` seconds (it always runs once).
+    ``order(rep)`` gives the order of the tasks in round ``rep`` (default: ``tasks``' own).
     """
     out: RoundRobin[K] = RoundRobin({}, {name: [None] * reps for name in tasks}, {})
     spent: dict[K, float] = dict.fromkeys(tasks, 0.0)
     for rep in range(reps):
-        for name, fn in tasks.items():
+        for name in order(rep) if order else list(tasks):
+            fn = tasks[name]
             if name in out.errors or (rep > 0 and spent[name] >= budget_s):
                 continue
             try:
@@ -644,10 +649,9 @@ def best_round_robin(
     return out
 
 
-def paired_median(numerators: list[float | None], denominators: list[float | None]) -> float | None:
-    """Median over rounds of numerator / denominator, from the rounds that have both."""
-    ratios = [a / b for a, b in zip(numerators, denominators, strict=True) if a and b]
-    return statistics.median(ratios) if ratios else None
+def paired_ratios(numerators: list[float | None], denominators: list[float | None]) -> list[float]:
+    """numerator / denominator of each round that has both."""
+    return [a / b for a, b in zip(numerators, denominators, strict=True) if a and b]
 
 
 # --------------------------------------------------------------------------------------
@@ -673,6 +677,7 @@ class Row:
     # of a round taken close together: steadier than the ratio of the two best passes,
     # since a batch pass needs every core quiet at once to be fast.
     batch_speedup: float | None = None
+    batch_speedup_rounds: list[float] = field(default_factory=list)  # the per-round ratios
     batch_flat: bool = False
     decode_mb_s: float | None = None
     encode_ratio: float | None = None
@@ -782,13 +787,25 @@ def measure_category(
     ]
     # One round robin over every (stage, encoder) task: each pass of every task
     # is taken close in time to the others, so a drift of the machine's speed
-    # during the run does not bias the batch-to-single or peer ratios.
+    # during the run does not bias the batch-to-single or peer ratios. Within a
+    # round an encoder's passes run back to back, its single-thread and batch
+    # passes next to each other (their ratio is a paired figure), single first
+    # in even rounds and batch first in odd ones, so that neither always comes
+    # right after another library's pass (cold caches) or its own (warm ones).
     every = {(stage, name): fn for stage, tasks in stages for name, fn in tasks.items()}
-    rr = best_round_robin(every, reps, budget_s)
+
+    def order(rep: int) -> list[tuple[str, str]]:
+        pair = ("encode", "batch") if rep % 2 == 0 else ("batch", "encode")
+        keys = [(stage, name) for name in ok for stage in (*pair, "decode")]
+        return [key for key in keys if key in every]
+
+    rr = best_round_robin(every, reps, budget_s, order)
     best_all, errors_all = rr.best, rr.errors
     for name, row in rows.items():
         if ("encode", name) in rr.walls and ("batch", name) in rr.walls:
-            row.batch_speedup = paired_median(rr.walls[("encode", name)], rr.walls[("batch", name)])
+            ratios = paired_ratios(rr.walls[("encode", name)], rr.walls[("batch", name)])
+            row.batch_speedup_rounds = ratios
+            row.batch_speedup = statistics.median(ratios) if ratios else None
     for stage, tasks in stages:
         best = {name: best_all[(stage, name)] for name in tasks if (stage, name) in best_all}
         errors = {name: errors_all[(stage, name)] for name in tasks if (stage, name) in errors_all}
@@ -941,8 +958,8 @@ def legend(rows: list[Row], threads: int) -> str:
         "same documents, after an untimed one. batch: the library's "
         f"batch call over all documents with {threads} threads; * = one flat numpy array "
         "instead of lists. batch / 1 thread: per round, the single-thread pass time over "
-        "the batch pass time of the same encoder (the two taken close together), median "
-        "over the rounds. vs tt = ratio to tiktoken in this run. load s / peak RSS: a fresh "
+        "the batch pass time of the same encoder (the two taken back to back, single first "
+        "in even rounds, batch first in odd ones), median over the rounds. vs tt = ratio to tiktoken in this run. load s / peak RSS: a fresh "
         f"process per row that loads the vocabulary, then encodes the category{base}. "
         "exact: documents whose ids differ from tiktoken's encode_ordinary (decode: text "
         "not reproduced)."

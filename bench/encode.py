@@ -678,6 +678,9 @@ class Row:
     # since a batch pass needs every core quiet at once to be fast.
     batch_speedup: float | None = None
     batch_speedup_rounds: list[float] = field(default_factory=list)  # the per-round ratios
+    # Wall seconds of every timed pass, in round order (None: not run that round), so that
+    # a slow best figure can be told apart from one slow pass.
+    pass_walls: dict[str, list[float | None]] = field(default_factory=dict)
     batch_flat: bool = False
     decode_mb_s: float | None = None
     encode_ratio: float | None = None
@@ -806,6 +809,8 @@ def measure_category(
             ratios = paired_ratios(rr.walls[("encode", name)], rr.walls[("batch", name)])
             row.batch_speedup_rounds = ratios
             row.batch_speedup = statistics.median(ratios) if ratios else None
+    for (stage, name), walls in rr.walls.items():
+        rows[name].pass_walls[stage] = walls
     for stage, tasks in stages:
         best = {name: best_all[(stage, name)] for name in tasks if (stage, name) in best_all}
         errors = {name: errors_all[(stage, name)] for name in tasks if (stage, name) in errors_all}

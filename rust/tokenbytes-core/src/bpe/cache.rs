@@ -135,27 +135,42 @@ const BYPASS: u32 = 16 * 1024;
 /// The cache is judged only once it holds this many pieces.
 const WARM_ENTRIES: usize = 8 * 1024;
 
-/// log2 of the number of index slots of the piece cache.
+/// log2 of the number of index slots of the piece cache. Slots go in
+/// pairs (buckets of two, in one cache line): a piece may sit in either
+/// slot of its bucket, so two frequent pieces whose hashes meet do not
+/// keep evicting each other, as they would with one slot each.
 const PIECE_SLOT_BITS: u32 = 18;
-/// The piece cache is emptied when it holds this many pieces, or when its
-/// arena (reserved once, never reallocated: no copy doubles its memory for
-/// a moment) is full.
+/// The piece cache is emptied when it holds this many live pieces.
 const PIECE_MAX_ENTRIES: usize = 1 << 17;
+/// Words of the arena, reserved once and never reallocated (no copy
+/// doubles its memory for a moment). When it is full, the records of
+/// evicted pieces are squeezed out ([`PieceCache::compact`]); only if live
+/// records still fill three quarters of it is the cache emptied.
 const ARENA_WORDS: usize = 6 * PIECE_MAX_ENTRIES;
+/// A slot holds `tag << OFFSET_BITS | (word offset of the record + 1)`, 0
+/// when empty; the tag (hash bits the bucket index does not use) rules out
+/// most non-matching records without reading them.
+const OFFSET_BITS: u32 = 20;
+const OFFSET_MASK: u32 = (1 << OFFSET_BITS) - 1;
+const _: () = assert!(ARENA_WORDS < OFFSET_MASK as usize);
 
 use crate::table::prefix as word;
 
 /// Cache of pieces → merged ranks. Each piece is one record in an arena
 /// of words, `[hash, len | n << 32, bytes (little endian, zero padded,
 /// eight per word)..., ranks (two per word)...]`, so a hit reads the index
-/// slot and then one record (one or two cache lines). Records are stored
-/// in insertion order: the frequent pieces, met first, sit close together.
+/// bucket and then one record (one or two cache lines). Records are stored
+/// in insertion order (compaction keeps it): the frequent pieces, met
+/// first, sit close together.
 pub(super) struct PieceCache {
     /// Encoder whose results the memos hold.
     pub(super) owner: u64,
-    /// Word offset of a record in `arena` plus one; 0 for an empty slot.
+    /// Buckets of two slots, each a tag and the word offset of a record in
+    /// `arena` plus one (see [`OFFSET_BITS`]); 0 for an empty slot. The
+    /// first slot of a bucket holds the newer piece.
     slots: Box<[u32]>,
     arena: Vec<u64>,
+    /// Live records: those a slot points to.
     entries: usize,
     pub(super) pairs: PairMemo,
     /// Compatibility of token pairs for the backtracking merge.
@@ -252,9 +267,16 @@ impl PieceCache {
         self.entries = 0;
     }
 
+    /// Index of the first slot of the bucket of `hash`.
     #[inline(always)]
-    fn slot(&self, hash: u64) -> usize {
-        (hash >> (64 - PIECE_SLOT_BITS)) as usize & (self.slots.len() - 1)
+    fn bucket(&self, hash: u64) -> usize {
+        (hash >> (64 - PIECE_SLOT_BITS)) as usize & (self.slots.len() - 1) & !1
+    }
+
+    /// The slot value of a record of `hash` at word offset `at`.
+    #[inline(always)]
+    fn slot_value(hash: u64, at: usize) -> u32 {
+        (hash as u32) << OFFSET_BITS | (at as u32 + 1)
     }
 
     /// Hash of a piece for [`Self::get_into`] and [`Self::insert`].
@@ -267,18 +289,34 @@ impl PieceCache {
     /// `out`; false (nothing appended) if it is not remembered.
     #[inline]
     pub(super) fn get_into(&self, piece: &[u8], hash: u64, out: &mut Vec<Rank>) -> bool {
-        let at = self.slots[self.slot(hash)] as usize;
-        if at == 0 {
+        let b = self.bucket(hash);
+        let Some(&[first, second]) = self.slots.get(b..b + 2) else {
             return false;
+        };
+        let tag = Self::slot_value(hash, 0) & !OFFSET_MASK;
+        for s in [first, second] {
+            if s != 0
+                && s & !OFFSET_MASK == tag
+                && self.record_into((s & OFFSET_MASK) as usize - 1, piece, hash, out)
+            {
+                return true;
+            }
         }
-        let Some(&[h, meta]) = self.arena.get(at - 1..at + 1) else {
+        false
+    }
+
+    /// Append the ranks of the record at word offset `at` to `out` if it is
+    /// the record of `piece`; false (nothing appended) otherwise.
+    #[inline]
+    fn record_into(&self, at: usize, piece: &[u8], hash: u64, out: &mut Vec<Rank>) -> bool {
+        let Some(&[h, meta]) = self.arena.get(at..at + 2) else {
             return false;
         };
         if h != hash || meta as u32 as usize != piece.len() {
             return false;
         }
         let n = (meta >> 32) as usize;
-        let bytes_at = at + 1;
+        let bytes_at = at + 2;
         let ranks_at = bytes_at + piece.len().div_ceil(8);
         let Some(words) = self.arena.get(bytes_at..ranks_at + n.div_ceil(2)) else {
             return false;
@@ -297,14 +335,28 @@ impl PieceCache {
         true
     }
 
-    /// Remember `ranks` for `piece` (whose hash is `hash`).
+    /// Words of a record whose second word is `meta`.
+    #[inline(always)]
+    fn record_words(meta: u64) -> usize {
+        2 + (meta as u32 as usize).div_ceil(8) + ((meta >> 32) as usize).div_ceil(2)
+    }
+
+    /// Remember `ranks` for `piece` (whose hash is `hash`) in the first slot
+    /// of its bucket; the piece there moves to the second slot, and the one
+    /// in the second slot, if any, is evicted.
     pub(super) fn insert(&mut self, piece: &[u8], hash: u64, ranks: &[Rank]) {
         let words = 2 + piece.len().div_ceil(8) + ranks.len().div_ceil(2);
-        if words > ARENA_WORDS {
+        if words > ARENA_WORDS / 4 {
             return;
         }
-        if self.entries >= PIECE_MAX_ENTRIES || self.arena.len() + words > ARENA_WORDS {
+        if self.entries >= PIECE_MAX_ENTRIES {
             self.clear_pieces();
+        }
+        if self.arena.len() + words > ARENA_WORDS {
+            self.compact();
+            if self.arena.len() + words > ARENA_WORDS / 4 * 3 {
+                self.clear_pieces();
+            }
         }
         let at = self.arena.len();
         self.arena.push(hash);
@@ -316,9 +368,42 @@ impl PieceCache {
                 .chunks(2)
                 .map(|p| u64::from(p[0]) | p.get(1).map_or(0, |&r| u64::from(r) << 32)),
         );
+        let b = self.bucket(hash);
+        let Some(bucket) = self.slots.get_mut(b..b + 2) else {
+            return;
+        };
+        if bucket[1] != 0 {
+            // Evicted; its record stays in the arena until a compaction.
+            self.entries -= 1;
+        }
+        bucket[1] = bucket[0];
+        bucket[0] = Self::slot_value(hash, at);
         self.entries += 1;
-        let slot = self.slot(hash);
-        self.slots[slot] = at as u32 + 1;
+    }
+
+    /// Squeeze the records of evicted pieces out of the arena, keeping the
+    /// live ones in order and pointing their slots at their new places. A
+    /// record is live when a slot of its bucket points to it. Linear in
+    /// the arena's length; in place.
+    fn compact(&mut self) {
+        let len = self.arena.len();
+        let (mut read, mut write) = (0, 0);
+        while let Some(&[hash, meta]) = self.arena.get(read..read + 2) {
+            let words = Self::record_words(meta);
+            if read + words > len {
+                break;
+            }
+            let b = self.bucket(hash);
+            let old = Self::slot_value(hash, read);
+            let live = (b..b + 2).find(|&s| self.slots.get(s) == Some(&old));
+            if let Some(s) = live {
+                self.arena.copy_within(read..read + words, write);
+                self.slots[s] = Self::slot_value(hash, write);
+                write += words;
+            }
+            read += words;
+        }
+        self.arena.truncate(write);
     }
 }
 
@@ -365,5 +450,87 @@ mod tests {
         assert!(!cache.get_into(&piece[..piece.len() - 1], hash, &mut Vec::new()));
         cache.reset(8);
         assert!(!cache.get_into(piece, hash, &mut Vec::new()));
+    }
+
+    /// A hash whose bucket is `bucket` and whose tag is `tag`.
+    fn hash_in(bucket: u64, tag: u64) -> u64 {
+        bucket << (64 - PIECE_SLOT_BITS + 1) | tag
+    }
+
+    fn found(cache: &PieceCache, piece: &[u8], hash: u64) -> Option<Vec<Rank>> {
+        let mut out = Vec::new();
+        cache.get_into(piece, hash, &mut out).then_some(out)
+    }
+
+    #[test]
+    fn a_bucket_keeps_its_two_newest_pieces() {
+        let mut cache = PieceCache::default();
+        // Same bucket and same tag: only the stored bytes tell them apart.
+        let h = hash_in(5, 3);
+        cache.insert(b"alpha", h, &[1]);
+        cache.insert(b"beta", h, &[2, 3]);
+        assert_eq!(found(&cache, b"alpha", h), Some(vec![1]));
+        assert_eq!(found(&cache, b"beta", h), Some(vec![2, 3]));
+        cache.insert(b"gamma", h, &[4]);
+        assert_eq!(found(&cache, b"alpha", h), None);
+        assert_eq!(found(&cache, b"beta", h), Some(vec![2, 3]));
+        assert_eq!(found(&cache, b"gamma", h), Some(vec![4]));
+        assert_eq!(cache.entries, 2);
+        // Another bucket is untouched.
+        assert_eq!(found(&cache, b"beta", hash_in(6, 3)), None);
+    }
+
+    #[test]
+    fn a_full_arena_is_compacted_not_emptied() {
+        let mut cache = PieceCache::default();
+        // A piece in a bucket of its own, stored first and never evicted.
+        let lone = hash_in(70_000, 9);
+        cache.insert(b"kept from the start", lone, &[42, 43, 44]);
+        // Then rounds of pieces over 1000 buckets: each round evicts the
+        // one before the last, so most of the arena turns dead.
+        let piece = |round: u32, i: u64| format!("{round}:{i}").into_bytes();
+        let mut compacted = false;
+        for round in 0..400u32 {
+            for i in 0..1000u64 {
+                let before = cache.arena.len();
+                cache.insert(&piece(round, i), hash_in(i, i), &[round, i as Rank]);
+                compacted |= cache.arena.len() < before;
+            }
+        }
+        assert!(compacted, "the arena never filled up");
+        assert!(cache.arena.len() <= ARENA_WORDS);
+        assert_eq!(cache.entries, 2 * 1000 + 1);
+        assert_eq!(
+            found(&cache, b"kept from the start", lone),
+            Some(vec![42, 43, 44])
+        );
+        for i in 0..1000u64 {
+            for round in [398, 399] {
+                assert_eq!(
+                    found(&cache, &piece(round, i), hash_in(i, i)),
+                    Some(vec![round, i as Rank])
+                );
+            }
+            assert_eq!(found(&cache, &piece(397, i), hash_in(i, i)), None);
+        }
+    }
+
+    #[test]
+    fn too_many_live_pieces_empty_the_cache() {
+        let mut cache = PieceCache::default();
+        let mut n = 0u64;
+        while cache.entries < PIECE_MAX_ENTRIES {
+            let piece = n.to_le_bytes();
+            cache.insert(&piece, PieceCache::hash(&piece), &[n as Rank]);
+            n += 1;
+            assert!(n < 4 * PIECE_MAX_ENTRIES as u64);
+        }
+        let piece = n.to_le_bytes();
+        cache.insert(&piece, PieceCache::hash(&piece), &[n as Rank]);
+        assert_eq!(cache.entries, 1);
+        assert_eq!(
+            found(&cache, &piece, PieceCache::hash(&piece)),
+            Some(vec![n as Rank])
+        );
     }
 }

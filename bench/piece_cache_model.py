@@ -19,13 +19,15 @@ Usage: ``python bench/piece_cache_model.py --encoding o200k_base --category mult
 from __future__ import annotations
 
 import argparse
-import json
 import random
+import sys
 from pathlib import Path
 
 import tokenbytes
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "bench"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from encode import DEFAULT_CORPUS, load_category  # bench/encode.py
+
 SLOT_BITS = 18
 MAX_ENTRIES = 1 << 17
 ARENA_WORDS = 6 * MAX_ENTRIES
@@ -39,22 +41,19 @@ def cacheable_pieces(encoding: str, category: str, corpus: Path) -> tuple[list[i
     ids: dict[bytes, int] = {}
     words: list[int] = []
     order: list[int] = []
-    with (corpus / f"{category}.jsonl").open(encoding="utf-8") as lines:
-        for line in lines:
-            if not line.strip():
+    for text in load_category(corpus, category, quick=False):
+        for piece in enc.pretokenize(text):
+            p = piece if isinstance(piece, bytes) else piece.encode()
+            if p in ranks or len(p) > MAX_PIECE:
                 continue
-            for piece in enc.pretokenize(json.loads(line)["text"]):
-                p = piece if isinstance(piece, bytes) else piece.encode()
-                if p in ranks or len(p) > MAX_PIECE:
-                    continue
-                lead = p[1] if p[0] < 0x80 and len(p) > 1 else p[0]
-                if lead >= 0xE0:
-                    continue
-                if p not in ids:
-                    ids[p] = len(ids)
-                    n_ranks = len(enc.encode_bytes(p))
-                    words.append(2 + (len(p) + 7) // 8 + (n_ranks + 1) // 2)
-                order.append(ids[p])
+            lead = p[1] if p[0] < 0x80 and len(p) > 1 else p[0]
+            if lead >= 0xE0:
+                continue
+            if p not in ids:
+                ids[p] = len(ids)
+                n_ranks = len(enc.encode_bytes(p))
+                words.append(2 + (len(p) + 7) // 8 + (n_ranks + 1) // 2)
+            order.append(ids[p])
     return order, words
 
 
@@ -114,7 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--encoding", default="o200k_base")
     parser.add_argument("--category", default="multi_eu")
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--passes", type=int, default=9)
     args = parser.parse_args()
     order, words = cacheable_pieces(args.encoding, args.category, args.corpus)

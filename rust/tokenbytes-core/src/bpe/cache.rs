@@ -273,10 +273,16 @@ impl PieceCache {
         (hash >> (64 - PIECE_SLOT_BITS)) as usize & (self.slots.len() - 1) & !1
     }
 
+    /// The tag bits of a slot for `hash`.
+    #[inline(always)]
+    fn tag(hash: u64) -> u32 {
+        (hash as u32) << OFFSET_BITS
+    }
+
     /// The slot value of a record of `hash` at word offset `at`.
     #[inline(always)]
     fn slot_value(hash: u64, at: usize) -> u32 {
-        (hash as u32) << OFFSET_BITS | (at as u32 + 1)
+        Self::tag(hash) | (at as u32 + 1)
     }
 
     /// Hash of a piece for [`Self::get_into`] and [`Self::insert`].
@@ -293,7 +299,7 @@ impl PieceCache {
         let Some(&[first, second]) = self.slots.get(b..b + 2) else {
             return false;
         };
-        let tag = Self::slot_value(hash, 0) & !OFFSET_MASK;
+        let tag = Self::tag(hash);
         for s in [first, second] {
             if s != 0
                 && s & !OFFSET_MASK == tag
@@ -335,17 +341,17 @@ impl PieceCache {
         true
     }
 
-    /// Words of a record whose second word is `meta`.
+    /// Words of the record of a piece of `len` bytes with `n` ranks.
     #[inline(always)]
-    fn record_words(meta: u64) -> usize {
-        2 + (meta as u32 as usize).div_ceil(8) + ((meta >> 32) as usize).div_ceil(2)
+    fn record_words(len: usize, n: usize) -> usize {
+        2 + len.div_ceil(8) + n.div_ceil(2)
     }
 
     /// Remember `ranks` for `piece` (whose hash is `hash`) in the first slot
     /// of its bucket; the piece there moves to the second slot, and the one
     /// in the second slot, if any, is evicted.
     pub(super) fn insert(&mut self, piece: &[u8], hash: u64, ranks: &[Rank]) {
-        let words = 2 + piece.len().div_ceil(8) + ranks.len().div_ceil(2);
+        let words = Self::record_words(piece.len(), ranks.len());
         if words > ARENA_WORDS / 4 {
             return;
         }
@@ -389,7 +395,7 @@ impl PieceCache {
         let len = self.arena.len();
         let (mut read, mut write) = (0, 0);
         while let Some(&[hash, meta]) = self.arena.get(read..read + 2) {
-            let words = Self::record_words(meta);
+            let words = Self::record_words(meta as u32 as usize, (meta >> 32) as usize);
             if read + words > len {
                 break;
             }

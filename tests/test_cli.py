@@ -37,6 +37,10 @@ def test_count_encode_decode(tmp_path) -> None:
     assert np.load(npy).tolist() == expected
     r = run("decode", str(npy))
     assert r.stdout == doc.read_bytes()
+    # A .npy on stdin is known by numpy's magic bytes, not by a file name.
+    r = run("decode", "-", stdin=npy.read_bytes())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == doc.read_bytes()
     r = run("decode", "-", stdin=" ".join(map(str, expected)).encode())
     assert r.stdout == doc.read_bytes()
 
@@ -94,6 +98,9 @@ def test_decode_rejects_unreadable_npy_and_non_ascii_digits(tmp_path) -> None:
     np.save(obj, np.array([1, "a"], dtype=object), allow_pickle=True)
     full = tmp_path / "full.npy"
     np.save(full, np.arange(1000, dtype=np.int64))
+    # Ids come as one sequence: a 2-D array is not silently flattened.
+    np.save(tmp_path / "matrix.npy", np.arange(4, dtype=np.uint32).reshape(2, 2))
+    bad["matrix.npy"] = (tmp_path / "matrix.npy").read_bytes()
     bad["truncated.npy"] = full.read_bytes()[:200]
     for name, data in bad.items():
         (tmp_path / name).write_bytes(data)

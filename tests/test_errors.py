@@ -120,6 +120,10 @@ def test_type_errors() -> None:
         enc.encode("x", allowed_special="everything")
     with pytest.raises(TypeError):
         enc.encode("x", allowed_special={1})  # type: ignore[arg-type]
+    # A str with a lone surrogate is the right type but can name no special token.
+    for arg in ("allowed_special", "disallowed_special"):
+        with pytest.raises(ValueError, match=f"{arg} contains '\\\\ud800'.*lone surrogate"):
+            enc.encode("x", **{arg: {"\ud800"}})
     with pytest.raises(KeyError):
         enc.encode_single_token("not a single token at all")
     with pytest.raises(TypeError):

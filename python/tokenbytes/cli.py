@@ -125,8 +125,12 @@ def cmd_encode(args: argparse.Namespace, enc: Encoding, out: BinaryIO) -> None:
     _write(args, out, text.encode())
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def _parse_ids(name: str, data: bytes) -> list[int]:
-    if name.endswith(".npy"):
+    # A .npy file is known by its name or, on stdin, by numpy's magic bytes.
+    if name.endswith(".npy") or data.startswith(NPY_MAGIC):
         import io
 
         import numpy as np
@@ -137,7 +141,9 @@ def _parse_ids(name: str, data: bytes) -> list[int]:
             raise CliError(f"{name}: not a readable .npy array of ids: {e}") from None
         if arr.dtype.kind not in "iu":
             raise CliError(f"{name}: expected an integer array, got dtype {arr.dtype}")
-        return [int(x) for x in arr.reshape(-1)]
+        if arr.ndim != 1:
+            raise CliError(f"{name}: expected a 1-D array of ids, got shape {arr.shape}")
+        return [int(x) for x in arr]
     text = data.decode("utf-8", "replace").strip()
     if text.startswith("["):
         try:

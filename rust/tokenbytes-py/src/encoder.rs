@@ -589,7 +589,18 @@ fn selection(obj: &Bound<'_, PyAny>, arg: Arg) -> PyResult<Selection> {
     };
     for item in items {
         let s: String = item.extract().map_err(|_| {
-            PyTypeError::new_err(format!("{what} must contain str, got {}", type_name(&item)))
+            if item.is_instance_of::<PyString>() {
+                // A str that is not valid Unicode (a lone surrogate) can name
+                // no special token; say so instead of calling it the wrong type.
+                let shown = item
+                    .repr()
+                    .map_or_else(|_| String::from("a str"), |r| r.to_string());
+                PyValueError::new_err(format!(
+                    "{what} contains {shown}, which has a lone surrogate and names no special token"
+                ))
+            } else {
+                PyTypeError::new_err(format!("{what} must contain str, got {}", type_name(&item)))
+            }
         })?;
         set.insert(s);
     }

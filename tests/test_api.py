@@ -143,6 +143,11 @@ def test_load_tiktoken_bpe(tmp_path) -> None:
     ranks = tokenbytes.load_tiktoken_bpe(p)
     assert ranks == reference("r50k_base")._mergeable_ranks
     assert tokenbytes.load_tiktoken_bpe(DATA / "r50k_base.tiktoken.gz") == ranks
+    # tiktoken downloads URLs; tokenbytes says it never does (not a mangled path).
+    url = "https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken"
+    with pytest.raises(FileNotFoundError, match="never downloads") as err:
+        tokenbytes.load_tiktoken_bpe(url)
+    assert url in str(err.value)
 
 
 def test_threads_argument() -> None:

@@ -25,12 +25,18 @@ def read_rank_file(path: str | os.PathLike[str], expected_hash: str | None = Non
         expected_hash: hex sha256 of the *uncompressed* content, or None.
 
     Raises:
-        FileNotFoundError: the file does not exist.
+        FileNotFoundError: the file does not exist, or `path` is a URL (which
+            tiktoken would download; tokenbytes never does).
         ValueError: the content is not valid gzip, or its sha256 differs from
             `expected_hash` (the message names the file and both hashes).
     """
     if expected_hash is not None and not isinstance(expected_hash, str):
         raise TypeError(f"expected_hash must be a hex str, got {type(expected_hash).__name__}")
+    if isinstance(path, str) and "://" in path:
+        raise FileNotFoundError(
+            f"{path}: tokenbytes reads local files only and never downloads; save the file "
+            "and pass its path (the built-in encodings need no file: get_encoding(name))"
+        )
     p = Path(path)
     raw = p.read_bytes()
     if raw[:2] == b"\x1f\x8b":

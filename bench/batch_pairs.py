@@ -18,29 +18,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import gc
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from encode import CATEGORIES, DEFAULT_CORPUS, load_category
-
-
-def timed(fn: Callable[[], object]) -> tuple[float, float]:
-    """Wall and process CPU seconds of one call; its result is freed outside the timing."""
-    gc.collect()
-    gc.disable()
-    try:
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        result = fn()
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    finally:
-        gc.enable()
-    del result
-    return wall, cpu
+from encode import CATEGORIES, DEFAULT_CORPUS, load_category, time_once
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.pairs):
         order = ("single", "batch") if i % 2 == 0 else ("batch", "single")
         for kind in order:
-            wall, cpu = timed(single if kind == "single" else batch)
-            walls[kind].append(wall)
-            cpus[kind].append(cpu)
+            timing = time_once(single if kind == "single" else batch)
+            walls[kind].append(timing.wall)
+            cpus[kind].append(timing.cpu)
     ratios = [s / b for s, b in zip(walls["single"], walls["batch"], strict=True)]
     q1, med, q3 = statistics.quantiles(ratios, n=4)
     print(

@@ -1220,12 +1220,11 @@ def probe_rows(
         print(f"probe {encoding} {peer.name} {category} ...", end=" ", flush=True)
         result = run_probe(peer.name, encoding, category, args, assets)
         row.import_s, row.load_probe_s = result.get("import_s"), result.get("load_s")
-        row.load_s = row.load_probe_s
         row.rss_base_mb, row.rss_peak_mb = result.get("rss_base_mb"), result.get("rss_peak_mb")
         if result.get("first_pass_s") and result.get("n_bytes"):
             row.first_pass_mb_s = result["n_bytes"] / MB / result["first_pass_s"]
         if "error" not in result:
-            print(f"load {row.load_s:.2f} s, peak RSS {row.rss_peak_mb:.0f} MB")
+            print(f"load {row.load_probe_s:.2f} s, peak RSS {row.rss_peak_mb:.0f} MB")
             continue
         print(f"failed at {result['stage']}: {result['error']}")
         if result["stage"] in ("import", "load", "crash"):

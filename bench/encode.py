@@ -650,6 +650,42 @@ def best_round_robin(
     return out
 
 
+def more_pairs(
+    tasks: dict[tuple[str, str], Callable[[], object]],
+    rr: RoundRobin[tuple[str, str]],
+    rounds: range,
+    budget_s: float,
+    order: Callable[[int], Sequence[tuple[str, str]]],
+) -> None:
+    """Extend ``rr.walls`` with rounds of each encoder's ("encode", "batch") pair alone.
+
+    The encoders take turns as in ``best_round_robin``, each pair in ``order(rep)``'s
+    order; an encoder takes no more once another pair (at its best passes' time) would
+    take its extra passes over ``budget_s`` seconds, or after a failure. ``rr.best`` is
+    left alone.
+    """
+    spent: dict[str, float] = {}
+    for rep in rounds:
+        for key in rr.walls:
+            rr.walls[key].append(None)
+        names = dict.fromkeys(name for stage, name in order(rep) if stage == "encode")
+        for name in names:
+            pair = [key for key in order(rep) if key[1] == name and key[0] in ("encode", "batch")]
+            if len(pair) != 2 or any(k in rr.errors for k in pair):
+                continue
+            cost = sum(rr.best[key].wall for key in pair if key in rr.best)
+            if spent.get(name, 0.0) + cost > budget_s:
+                continue
+            try:
+                timings = [time_once(tasks[key]) for key in pair]
+            except Exception:  # a failing peer just stops taking rounds
+                spent[name] = budget_s
+                continue
+            for key, timing in zip(pair, timings, strict=True):
+                rr.walls[key][-1] = timing.wall
+                spent[name] = spent.get(name, 0.0) + timing.wall
+
+
 def paired_ratios(numerators: list[float | None], denominators: list[float | None]) -> list[float]:
     """numerator / denominator of each round that has both."""
     return [a / b for a, b in zip(numerators, denominators, strict=True) if a and b]
@@ -744,8 +780,15 @@ def measure_category(
     rows: dict[str, Row],
     reps: int,
     budget_s: float,
+    pair_rounds: int = 0,
+    pair_budget_s: float = 0.0,
 ) -> None:
-    """Check and time every encoder on one category; fills ``rows`` in place."""
+    """Check and time every encoder on one category; fills ``rows`` in place.
+
+    The batch / 1 thread ratio takes up to ``pair_rounds`` rounds: the ``reps`` full
+    rounds, then rounds of the single-thread and batch passes alone, which an encoder
+    stops taking once they have used ``pair_budget_s`` seconds.
+    """
     n_bytes = utf8_len(docs)
     own_ids: dict[str, list[Ids]] = {}
     # Untimed first pass: the exactness check against tiktoken (and a warm-up).
@@ -809,6 +852,7 @@ def measure_category(
 
     rr = best_round_robin(every, reps, budget_s, order)
     best_all, errors_all = rr.best, rr.errors
+    more_pairs(every, rr, range(reps, pair_rounds), pair_budget_s, order)
     for name, row in rows.items():
         if ("encode", name) in rr.walls and ("batch", name) in rr.walls:
             ratios = paired_ratios(rr.walls[("encode", name)], rr.walls[("batch", name)])
@@ -981,7 +1025,9 @@ def legend(rows: list[Row], threads: int) -> str:
         f"batch call over all documents with {threads} threads; * = one flat numpy array "
         "instead of lists. batch / 1 thread: per round, the single-thread pass time over "
         "the batch pass time of the same encoder (the two taken back to back, single first "
-        "in even rounds, batch first in odd ones), median over the rounds. vs tt = ratio "
+        "in even rounds, batch first in odd ones), median over the rounds (the full "
+        "rounds, then rounds of these two passes alone, up to --pair-rounds, while an "
+        "encoder's extra passes stay within --pair-budget seconds). vs tt = ratio "
         "to tiktoken in this run. load s / peak RSS: a fresh "
         f"process per row that loads the vocabulary, then encodes the category{base}; "
         "load s is the best of the encoder's loads of that encoding over its rows (the "
@@ -1098,6 +1144,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=30.0,
         help="stop repeating a figure once its passes took this many seconds",
+    )
+    p.add_argument(
+        "--pair-rounds",
+        type=int,
+        default=21,
+        help="rounds of paired single-thread / batch passes behind the batch / 1 thread "
+        "column; the rounds after --reps time only those two passes (%(default)s)",
+    )
+    p.add_argument(
+        "--pair-budget",
+        type=float,
+        default=5.0,
+        help="an encoder stops taking those extra rounds once they took this many "
+        "seconds (%(default)s)",
     )
     p.add_argument(
         "--threads",
@@ -1282,7 +1342,9 @@ def run_all(
                 flush=True,
             )
             here = {name: grid[name][category] for name in active}
-            measure_category(active, docs, here, reps, args.budget)
+            measure_category(
+                active, docs, here, reps, args.budget, args.pair_rounds, args.pair_budget
+            )
         del encoders
         gc.collect()
         rows.extend(grid[p.name][c] for c in args.categories for p in selected)

@@ -76,6 +76,12 @@ def test_bad_input_exit_codes(tmp_path) -> None:
     assert r.returncode == 2
     r = run("encode", "--allowed-special", "<|bogus|>", "-", stdin=b"x")
     assert r.returncode == 2 and b"bogus" in r.stderr
+    assert r.stderr.startswith(b"usage: tokenbytes encode")
+    # An unknown option is reported with the subcommand's usage, not the top-level one.
+    r = run("count", "--bogus", "-", stdin=b"x")
+    assert r.returncode == 2 and r.stdout == b""
+    assert r.stderr.startswith(b"usage: tokenbytes count")
+    assert b"unrecognized arguments: --bogus" in r.stderr
     r = run("encode", "--format", "npy", "-", stdin=b"x")
     assert r.returncode == 2 and b"--output" in r.stderr
     for fmt in ("text", "npy"):

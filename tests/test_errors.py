@@ -126,6 +126,10 @@ def test_type_errors() -> None:
             enc.encode("x", **{arg: {"\ud800"}})
     with pytest.raises(KeyError):
         enc.encode_single_token("not a single token at all")
+    # As tiktoken: a lone surrogate has no UTF-8 bytes to look up (never the bytes that
+    # "surrogatepass" would make, which are no token either).
+    with pytest.raises(UnicodeEncodeError):
+        enc.encode_single_token("\ud800")
     with pytest.raises(TypeError):
         enc.decode({1: 2})  # type: ignore[arg-type]
     with pytest.raises(TypeError):

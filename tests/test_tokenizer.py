@@ -525,6 +525,8 @@ def test_encoding_view_matches_tiktoken(name: str, oracle: Any) -> None:
         view.decode_single_token_bytes(10**7)
     with pytest.raises(KeyError):
         view.encode_single_token(b"\xff\xfe\xfd not a token")
+    with pytest.raises(UnicodeEncodeError):  # as tiktoken: no UTF-8 bytes to look up
+        view.encode_single_token("\ud800")
     # Unknown ids raise KeyError naming the id, as Encoding does, whatever their size.
     for bad in (-1, 10**7, 2**40):
         for decode in (view.decode, view.decode_bytes, view.decode_tokens_bytes):

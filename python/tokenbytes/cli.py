@@ -332,12 +332,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    # Each subcommand's own parser, so that its errors show its own usage line.
+    for sub_parser in sub.choices.values():
+        sub_parser.set_defaults(command_parser=sub_parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    command_parser: argparse.ArgumentParser = args.command_parser
+    if unknown:  # exits 2, with the subcommand's usage rather than the top-level one
+        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         if args.command in ("next-byte", "sample"):
             model_cmd = cmd_next_byte if args.command == "next-byte" else cmd_sample
@@ -347,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {"encode": cmd_encode, "decode": cmd_decode, "count": cmd_count}[args.command]
         handler(args, enc, sys.stdout.buffer)
     except UsageError as e:
-        parser.print_usage(sys.stderr)
+        command_parser.print_usage(sys.stderr)
         print(f"tokenbytes {args.command}: error: {e}", file=sys.stderr)
         return 2
     except CliError as e:

@@ -327,17 +327,19 @@ class Encoding:
 
         Raises:
             KeyError: it is not a single token.
+            UnicodeEncodeError: a str holding a lone surrogate, which has no UTF-8 bytes
+                (as in tiktoken; pass bytes to look up any byte string).
         """
         if isinstance(text_or_bytes, str):
-            text_or_bytes = text_or_bytes.encode("utf-8", "surrogatepass")
+            text_or_bytes = text_or_bytes.encode("utf-8")
         if not isinstance(text_or_bytes, (bytes, bytearray)):
             raise TypeError(f"expected str or bytes, got {type(text_or_bytes).__name__}")
         return self._core.encode_single_token(bytes(text_or_bytes))
 
     def _encode_single_piece(self, text_or_bytes: str | bytes) -> list[int]:
-        """BPE of one piece, skipping pre-tokenization."""
+        """BPE of one piece, skipping pre-tokenization (a str is UTF-8 encoded strictly)."""
         if isinstance(text_or_bytes, str):
-            text_or_bytes = text_or_bytes.encode("utf-8", "surrogatepass")
+            text_or_bytes = text_or_bytes.encode("utf-8")
         return self._core.encode_single_piece(bytes(text_or_bytes))
 
     def _encode_only_native_bpe(self, text: str) -> list[int]:

@@ -1069,11 +1069,12 @@ class TokenizerEncoding:
 
         Raises:
             KeyError: it is not one token.
+            UnicodeEncodeError: a str holding a lone surrogate (as in tiktoken).
         """
         if isinstance(text_or_bytes, str):
             if text_or_bytes in self._special_tokens:
                 return self._special_tokens[text_or_bytes]
-            text_or_bytes = text_or_bytes.encode("utf-8", "surrogatepass")
+            text_or_bytes = text_or_bytes.encode("utf-8")
         if not isinstance(text_or_bytes, (bytes, bytearray)):
             raise _type_error("text_or_bytes", "str or bytes", text_or_bytes)
         key = bytes(text_or_bytes)

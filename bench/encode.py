@@ -668,9 +668,9 @@ def more_pairs(
     for rep in rounds:
         for key in rr.walls:
             rr.walls[key].append(None)
-        names = dict.fromkeys(name for stage, name in order(rep) if stage == "encode")
-        for name in names:
-            pair = [key for key in order(rep) if key[1] == name and key[0] in ("encode", "batch")]
+        keys = [key for key in order(rep) if key[0] in ("encode", "batch")]
+        for name in dict.fromkeys(name for _, name in keys):
+            pair = [key for key in keys if key[1] == name]
             if len(pair) != 2 or any(k in rr.errors for k in pair):
                 continue
             cost = sum(rr.best[key].wall for key in pair if key in rr.best)
